@@ -1,0 +1,48 @@
+# Third-party libraries, all from Debian packages (scripts/install-deps installs them).
+
+# llhttp: Node.js' HTTP parser ships as C sources in node-llhttp; built here in strict mode.
+set(LLHTTP_SOURCE_DIR /usr/share/llhttp)
+set(LLHTTP_INCLUDE_DIR /usr/share/include/llhttp)
+if(NOT EXISTS ${LLHTTP_SOURCE_DIR}/llhttp.c)
+  message(FATAL_ERROR "llhttp sources not found in ${LLHTTP_SOURCE_DIR}: run scripts/install-deps")
+endif()
+add_library(llhttp STATIC ${LLHTTP_SOURCE_DIR}/llhttp.c ${LLHTTP_SOURCE_DIR}/api.c
+                          ${LLHTTP_SOURCE_DIR}/http.c)
+target_include_directories(llhttp SYSTEM PUBLIC ${LLHTTP_INCLUDE_DIR})
+target_compile_definitions(llhttp PRIVATE LLHTTP_STRICT_MODE=1)
+target_compile_options(llhttp PRIVATE -w)
+
+# liburing: always the static archive, so the sanitized and the static builds run the same code.
+find_library(LIBURING_ARCHIVE NAMES liburing.a REQUIRED)
+find_path(LIBURING_INCLUDE_DIR liburing.h REQUIRED)
+add_library(uring STATIC IMPORTED GLOBAL)
+set_target_properties(uring PROPERTIES IMPORTED_LOCATION ${LIBURING_ARCHIVE}
+                                       INTERFACE_INCLUDE_DIRECTORIES ${LIBURING_INCLUDE_DIR})
+
+# toml++: header-only mode (its pkg-config would force the shared library), no exceptions.
+find_path(TOMLPP_INCLUDE_DIR toml++/toml.h REQUIRED)
+add_library(tomlplusplus INTERFACE)
+target_include_directories(tomlplusplus SYSTEM INTERFACE ${TOMLPP_INCLUDE_DIR})
+target_compile_definitions(tomlplusplus INTERFACE TOML_HEADER_ONLY=1 TOML_EXCEPTIONS=0
+                                                  TOML_ENABLE_FORMATTERS=0)
+
+# mimalloc: Debian ships no static archive; its single-file build from the source package,
+# compiled with MI_MALLOC_OVERRIDE, replaces malloc when linked first.
+if(EDGEFN_MIMALLOC)
+  if(NOT EXISTS ${EDGEFN_MIMALLOC_SOURCE}/src/static.c)
+    message(FATAL_ERROR "mimalloc source not found in ${EDGEFN_MIMALLOC_SOURCE}: "
+                        "run scripts/install-deps (or configure with -DEDGEFN_MIMALLOC=OFF)")
+  endif()
+  add_library(mimalloc_static OBJECT ${EDGEFN_MIMALLOC_SOURCE}/src/static.c)
+  target_include_directories(mimalloc_static SYSTEM PUBLIC ${EDGEFN_MIMALLOC_SOURCE}/include)
+  target_compile_definitions(mimalloc_static PRIVATE MI_MALLOC_OVERRIDE MI_STATIC_LIB NDEBUG)
+  target_compile_options(mimalloc_static PRIVATE -w -O2 -ftls-model=initial-exec)
+endif()
+
+if(EDGEFN_TESTS)
+  find_package(GTest REQUIRED)
+endif()
+if(EDGEFN_BENCH)
+  find_package(benchmark REQUIRED)
+endif()
+find_package(Threads REQUIRED)

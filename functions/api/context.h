@@ -1,0 +1,51 @@
+// Context: what the runtime lends a module for one request — its config, a logger, the deadline
+// and the request's arena. Created by the runtime; a module only reads it.
+#pragma once
+
+#include <chrono>
+#include <memory_resource>
+#include <string_view>
+
+#include "functions/api/config.h"
+#include "functions/api/response.h"
+
+namespace edgefn::api {
+
+enum class LogLevel { kDebug, kInfo, kWarn, kError };
+
+// Writes one structured log line attributed to the running function. Implementations never
+// block the calling worker.
+class Logger {
+ public:
+  virtual ~Logger() = default;
+  virtual void write(LogLevel level, std::string_view message) = 0;
+  void info(std::string_view message) { write(LogLevel::kInfo, message); }
+  void warn(std::string_view message) { write(LogLevel::kWarn, message); }
+  void error(std::string_view message) { write(LogLevel::kError, message); }
+};
+
+class Context {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  Context(const Config& config, Logger& logger, std::pmr::memory_resource* arena,
+          Clock::time_point deadline)
+      : config_(&config), logger_(&logger), arena_(arena), deadline_(deadline) {}
+
+  const Config& config() const { return *config_; }
+  Logger& log() const { return *logger_; }
+  // When the function's `timeout` expires; the runtime answers 504 then.
+  Clock::time_point deadline() const { return deadline_; }
+  // Memory released when the request ends: coroutine frames, Response strings, scratch.
+  std::pmr::memory_resource* arena() const { return arena_; }
+  // A response whose strings live in this request's arena.
+  Response response(int status = 200) const { return Response(status, arena_); }
+
+ private:
+  const Config* config_;
+  Logger* logger_;
+  std::pmr::memory_resource* arena_;
+  Clock::time_point deadline_;
+};
+
+}  // namespace edgefn::api

@@ -1,0 +1,42 @@
+// The response a module builds. Its strings live in the request's arena (Context::arena()), so
+// building one costs no heap allocation a connection could reuse.
+#pragma once
+
+#include <memory_resource>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace edgefn::api {
+
+struct HeaderField {
+  std::pmr::string name;
+  std::pmr::string value;
+};
+
+class Response {
+ public:
+  // The default resource is for tests and for code outside a request; modules pass ctx.arena()
+  // or use Context::response().
+  explicit Response(std::pmr::memory_resource* arena = std::pmr::get_default_resource())
+      : body(arena), headers_(arena) {}
+  Response(int status_code, std::pmr::memory_resource* arena) : Response(arena) {
+    status = status_code;
+  }
+
+  // Replaces every field called `name` (compared case-insensitively) with one field.
+  void set_header(std::string_view name, std::string_view value);
+  // Appends a field, keeping any earlier one of the same name (e.g. Set-Cookie).
+  void add_header(std::string_view name, std::string_view value);
+  // The value of the first field called `name` (case-insensitive), or empty.
+  std::string_view header(std::string_view name) const;
+  const std::pmr::vector<HeaderField>& headers() const { return headers_; }
+
+  int status = 200;
+  std::pmr::string body;
+
+ private:
+  std::pmr::vector<HeaderField> headers_;
+};
+
+}  // namespace edgefn::api

@@ -1,0 +1,22 @@
+// The admin listener's pages: /healthz, /readyz, /functions. Served by one worker on the admin
+// socket with the same HTTP codec as public traffic.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "runtime/app.h"
+#include "runtime/http_writer.h"
+
+namespace edgefn::runtime {
+
+struct SharedState;
+
+// Appends the response to an admin request for `path` (raw, query ignored) to `out`.
+void respond_admin(std::string_view method, std::string_view path, const SharedState& shared,
+                   std::string& out, const http::ResponseFraming& framing);
+
+// The /functions document: {"functions":[{"name","module","host","routes":[...]}...]}.
+std::string functions_json(const App& app);
+
+}  // namespace edgefn::runtime

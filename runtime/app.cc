@@ -1,0 +1,125 @@
+// Building an App: modules from the registry, their init, and the route table.
+#include "runtime/app.h"
+
+#include <algorithm>
+
+#include "functions/registry.h"
+
+namespace edgefn::runtime {
+namespace {
+
+// Where a route error points: the function and the route's index within it.
+struct RouteOrigin {
+  std::size_t function = 0;
+  std::size_t route = 0;
+};
+
+std::string function_key(const FunctionConfig& function) {
+  return "functions." + function.name;
+}
+
+std::string route_key(const FunctionConfig& function, std::size_t route) {
+  return function_key(function) + ".routes[" + std::to_string(route) + "]";
+}
+
+// The router names the other side of a conflict by its index among all specs ("conflicts with
+// route 3 \"GET /a\""), a number that means nothing to the manifest's author; name it by its
+// manifest key and line instead. Any other message passes through unchanged.
+std::string describe_route_error(const std::string& message,
+                                 const std::vector<RouteOrigin>& origins,
+                                 const Manifest& manifest) {
+  constexpr std::string_view kPrefix = "conflicts with route ";
+  if (!message.starts_with(kPrefix)) return message;
+  std::size_t end = kPrefix.size();
+  std::size_t other = 0;
+  while (end < message.size() && message[end] >= '0' && message[end] <= '9' &&
+         other < origins.size()) {
+    other = other * 10 + static_cast<std::size_t>(message[end] - '0');
+    ++end;
+  }
+  if (end == kPrefix.size() || other >= origins.size()) return message;
+  const RouteOrigin& origin = origins[other];
+  const FunctionConfig& function = manifest.functions[origin.function];
+  return "conflicts with " + route_key(function, origin.route) + message.substr(end) + " (line " +
+         std::to_string(function.routes[origin.route].position.line) + ")";
+}
+
+}  // namespace
+
+std::unique_ptr<const App> build_app(Manifest manifest, std::vector<Diagnostic>& errors) {
+  const std::size_t first_error = errors.size();
+  const functions::Registry& registry = functions::Registry::instance();
+  auto report = [&](SourcePosition position, std::string key, std::string message) {
+    errors.push_back(Diagnostic{manifest.path, position, std::move(key), std::move(message)});
+  };
+
+  // Every module is created even after an earlier failure, so one run reports every bad config.
+  std::vector<Function> functions;
+  functions.reserve(manifest.functions.size());
+  for (const FunctionConfig& declared : manifest.functions) {
+    Function function;
+    function.name = declared.name;
+    function.module_name = declared.module;
+    function.config = declared.config;
+    function.host = declared.host;
+    function.max_body_bytes = declared.max_body_bytes.value_or(manifest.server.max_body_bytes);
+    for (const RouteDecl& route : declared.routes) {
+      function.routes.push_back(route.method + " " + route.pattern);
+    }
+
+    if (const api::ModuleSpec* spec = registry.find(declared.module)) {
+      std::string error;
+      function.module = spec->create(function.config, error);
+      if (!function.module) {
+        // A config problem points at the config table; a module that needs a config the
+        // author did not write points at the function.
+        const bool has_config = declared.config_position.line != 0;
+        if (error.empty()) error = "module \"" + declared.module + "\" failed to initialize";
+        report(has_config ? declared.config_position : declared.position,
+               has_config ? function_key(declared) + ".config" : function_key(declared),
+               std::move(error));
+      }
+    } else {
+      report(declared.module_position, function_key(declared) + ".module",
+             "unknown module \"" + declared.module + "\"; this binary has: " + registry.names());
+    }
+    functions.push_back(std::move(function));
+  }
+
+  std::vector<router::RouteSpec> specs;
+  std::vector<RouteOrigin> origins;
+  for (std::size_t f = 0; f < manifest.functions.size(); ++f) {
+    const FunctionConfig& declared = manifest.functions[f];
+    for (std::size_t r = 0; r < declared.routes.size(); ++r) {
+      specs.push_back(router::RouteSpec{declared.host, declared.routes[r].method,
+                                        declared.routes[r].pattern, static_cast<std::uint32_t>(f)});
+      origins.push_back(RouteOrigin{f, r});
+    }
+  }
+  std::vector<router::RouteError> route_errors;
+  router::RouteTable table = router::RouteTable::build(specs, route_errors);
+  for (const router::RouteError& route_error : route_errors) {
+    if (route_error.spec >= origins.size()) {
+      // The router's contract is that `spec` indexes what it was given; anything else is a bug
+      // there, still worth reporting rather than dropping.
+      report(SourcePosition{}, "", route_error.message);
+      continue;
+    }
+    const RouteOrigin& origin = origins[route_error.spec];
+    const FunctionConfig& declared = manifest.functions[origin.function];
+    report(declared.routes[origin.route].position, route_key(declared, origin.route),
+           describe_route_error(route_error.message, origins, manifest));
+  }
+
+  // Module failures come in function order, route errors in router order: report in file order.
+  std::stable_sort(errors.begin() + static_cast<std::ptrdiff_t>(first_error), errors.end(),
+                   [](const Diagnostic& a, const Diagnostic& b) {
+                     return a.position.line != b.position.line
+                                ? a.position.line < b.position.line
+                                : a.position.column < b.position.column;
+                   });
+  if (errors.size() != first_error) return nullptr;
+  return std::make_unique<const App>(std::move(manifest), std::move(functions), std::move(table));
+}
+
+}  // namespace edgefn::runtime

@@ -1,0 +1,50 @@
+// App: a manifest made runnable — modules created (their init ran), routes compiled. Immutable
+// once built and shared read-only by every worker; a reload builds a new App.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "functions/api/module.h"
+#include "router/route_table.h"
+#include "runtime/manifest.h"
+
+namespace edgefn::runtime {
+
+struct Function {
+  std::string name;
+  std::string module_name;
+  std::unique_ptr<api::Module> module;
+  api::Config config;
+  std::uint64_t max_body_bytes = 0;  // resolved: the function's or the server's
+  std::vector<std::string> routes;   // "GET /hello/:name", as declared
+  std::string host;
+};
+
+class App {
+ public:
+  App(Manifest manifest, std::vector<Function> functions, router::RouteTable routes)
+      : manifest_(std::move(manifest)), functions_(std::move(functions)),
+        routes_(std::move(routes)) {}
+
+  const Manifest& manifest() const { return manifest_; }
+  const ServerConfig& server() const { return manifest_.server; }
+  const router::RouteTable& routes() const { return routes_; }
+  // Indexed by the route table's targets.
+  std::span<const Function> functions() const { return functions_; }
+
+ private:
+  Manifest manifest_;
+  std::vector<Function> functions_;
+  router::RouteTable routes_;
+};
+
+// Resolves modules against the registry (an unknown one lists the known ones), runs each
+// module's create(config), and builds the route table; a route conflict or a failing create is a
+// diagnostic at its manifest position. Returns nullptr when anything was appended to `errors`.
+std::unique_ptr<const App> build_app(Manifest manifest, std::vector<Diagnostic>& errors);
+
+}  // namespace edgefn::runtime

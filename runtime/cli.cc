@@ -1,0 +1,240 @@
+// The commands behind the command line.
+#include "runtime/cli.h"
+
+#include <signal.h>
+
+#include <charconv>
+#include <cstdio>
+
+#include "functions/registry.h"
+#include "runtime/log.h"
+#include "runtime/server.h"
+#include "runtime/uring.h"
+
+namespace edgefn::runtime {
+
+namespace {
+
+void print_diagnostics(const std::vector<Diagnostic>& errors) {
+  for (const Diagnostic& error : errors)
+    std::fprintf(stderr, "%s\n", error.to_string().c_str());
+}
+
+// Loads the manifest, applies the command line's overrides and builds the app. Prints every
+// problem to stderr; null if there was any.
+std::unique_ptr<const App> load_app(const CommandLine& command) {
+  std::vector<Diagnostic> errors;
+  std::optional<Manifest> manifest = load_manifest(command.manifest, errors);
+  if (!manifest) {
+    print_diagnostics(errors);
+    return nullptr;
+  }
+  bool overrides_ok = true;
+  auto override_address = [&](const std::optional<std::string>& text, SocketAddress& target,
+                              const char* flag) {
+    if (!text) return;
+    if (auto address = parse_socket_address(*text)) {
+      target = *address;
+    } else {
+      std::fprintf(stderr, "edgefn: %s: invalid address \"%s\" (expected host:port)\n", flag,
+                   text->c_str());
+      overrides_ok = false;
+    }
+  };
+  override_address(command.listen, manifest->server.listen, "--listen");
+  override_address(command.admin, manifest->server.admin, "--admin");
+  if (command.workers) manifest->server.workers = *command.workers;
+  if (!overrides_ok) return nullptr;
+  std::unique_ptr<const App> app = build_app(std::move(*manifest), errors);
+  if (!app) print_diagnostics(errors);
+  return app;
+}
+
+void log_message(LogLevel level, std::string_view message) {
+  LogLine line(level, message);
+  write_log_line(line);
+}
+
+}  // namespace
+
+std::optional<CommandLine> parse_command_line(int argc, char** argv, std::string& error) {
+  CommandLine command;
+  if (argc < 2) return command;  // help
+  const std::string_view verb = argv[1];
+  if (verb == "--version" || verb == "version") {
+    command.verb = CommandLine::Verb::kShowVersion;
+    return command;
+  }
+  if (verb == "--help" || verb == "-h" || verb == "help") return command;
+  if (verb == "functions") {
+    command.verb = CommandLine::Verb::kFunctions;
+    if (argc > 2) {
+      error = "functions takes no arguments";
+      return std::nullopt;
+    }
+    return command;
+  }
+  if (verb != "serve" && verb != "check") {
+    error = "unknown command \"" + std::string(verb) + "\"";
+    return std::nullopt;
+  }
+  command.verb = verb == "serve" ? CommandLine::Verb::kServe : CommandLine::Verb::kCheck;
+  bool have_manifest = false;
+  for (int i = 2; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    if (arg.starts_with("--")) {
+      if (command.verb != CommandLine::Verb::kServe) {
+        error = "check takes only a manifest path";
+        return std::nullopt;
+      }
+      // Both "--flag value" and "--flag=value".
+      std::string_view name = arg;
+      std::string value;
+      if (auto eq = arg.find('='); eq != std::string_view::npos) {
+        name = arg.substr(0, eq);
+        value = arg.substr(eq + 1);
+      } else if (i + 1 < argc) {
+        value = argv[++i];
+      } else {
+        error = std::string(arg) + " needs a value";
+        return std::nullopt;
+      }
+      if (name == "--listen") {
+        command.listen = value;
+      } else if (name == "--admin") {
+        command.admin = value;
+      } else if (name == "--log-level") {
+        command.log_level = value;
+      } else if (name == "--workers") {
+        unsigned workers = 0;
+        auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), workers);
+        if (ec != std::errc() || end != value.data() + value.size() || workers > 1024) {
+          error = "--workers expects a number from 0 to 1024";
+          return std::nullopt;
+        }
+        command.workers = workers;
+      } else {
+        error = "unknown option " + std::string(name);
+        return std::nullopt;
+      }
+    } else if (!have_manifest) {
+      command.manifest = arg;
+      have_manifest = true;
+    } else {
+      error = "unexpected argument \"" + std::string(arg) + "\"";
+      return std::nullopt;
+    }
+  }
+  if (command.verb == CommandLine::Verb::kCheck && !have_manifest) {
+    error = "check needs a manifest path";
+    return std::nullopt;
+  }
+  return command;
+}
+
+void print_usage(std::FILE* out) {
+  std::fprintf(out,
+               "usage: edgefn serve [MANIFEST] [--listen ADDR] [--admin ADDR] [--workers N]\n"
+               "                    [--log-level debug|info|warn|error]\n"
+               "       edgefn check MANIFEST\n"
+               "       edgefn functions\n"
+               "       edgefn --version\n"
+               "MANIFEST defaults to ./edgefn.toml.\n");
+}
+
+int run_check(const CommandLine& command) {
+  std::unique_ptr<const App> app = load_app(command);
+  if (!app) return 1;
+  std::printf("%s: ok (%zu functions, %zu routes)\n", command.manifest.c_str(),
+              app->functions().size(), app->routes().size());
+  return 0;
+}
+
+int run_functions() {
+  for (const api::ModuleSpec& spec : functions::Registry::instance().all()) {
+    std::printf("%-10.*s %.*s\n", static_cast<int>(spec.name.size()), spec.name.data(),
+                static_cast<int>(spec.summary.size()), spec.summary.data());
+  }
+  return 0;
+}
+
+int run_serve(const CommandLine& command, const ProcessInfo& process) {
+  if (command.log_level) {
+    LogLevel level;
+    if (!parse_log_level(*command.log_level, level)) {
+      std::fprintf(stderr, "edgefn: --log-level: expected debug, info, warn or error\n");
+      return 2;
+    }
+    set_log_level(level);
+  }
+  if (std::string problem = probe_io_uring(); !problem.empty()) {
+    std::fprintf(stderr, "edgefn: %s\n", problem.c_str());
+    LogLine line(LogLevel::kError, "io_uring unavailable");
+    line.field("error", problem);
+    write_log_line(line);
+    return 1;
+  }
+  std::unique_ptr<const App> app = load_app(command);
+  if (!app) return 1;
+  const Duration drain_timeout = app->server().drain_timeout;
+
+  // Workers inherit this mask: signals reach only the main thread's sigwait, and a peer that
+  // resets a connection never raises SIGPIPE.
+  sigset_t signals;
+  sigemptyset(&signals);
+  for (int signal_number : {SIGTERM, SIGINT, SIGHUP, SIGPIPE})
+    sigaddset(&signals, signal_number);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  Server server(std::move(app));
+  std::string error;
+  if (!server.start(error)) {
+    std::fprintf(stderr, "edgefn: %s\n", error.c_str());
+    LogLine line(LogLevel::kError, "start failed");
+    line.field("error", error);
+    write_log_line(line);
+    return 1;
+  }
+  const auto startup = std::chrono::steady_clock::now() - process.started;
+  {
+    LogLine line(LogLevel::kInfo, "ready");
+    line.field("listen", server.listen_address().to_string())
+        .field("admin", server.admin_address().to_string())
+        .field("workers", server.workers())
+        .field("startup_us",
+               static_cast<std::int64_t>(
+                   std::chrono::duration_cast<std::chrono::microseconds>(startup).count()))
+        .field("allocator", process.allocator)
+        .field("io", "io_uring")
+        .field("version", kVersion);
+    write_log_line(line);
+  }
+
+  for (;;) {
+    int signal_number = 0;
+    if (sigwait(&signals, &signal_number) != 0) continue;
+    if (signal_number == SIGPIPE) continue;
+    if (signal_number == SIGHUP) {
+      log_message(LogLevel::kWarn, "SIGHUP ignored: manifest reload is not part of this version");
+      continue;
+    }
+    break;  // SIGTERM or SIGINT
+  }
+  {
+    LogLine line(LogLevel::kInfo, "draining");
+    line.field("connections", server.open_connections());
+    write_log_line(line);
+  }
+  server.drain();
+  if (!server.wait(drain_timeout)) {
+    LogLine line(LogLevel::kWarn, "drain timeout: closing remaining connections");
+    line.field("connections", server.open_connections());
+    write_log_line(line);
+    std::fflush(stdout);
+    std::_Exit(0);
+  }
+  log_message(LogLevel::kInfo, "stopped");
+  return 0;
+}
+
+}  // namespace edgefn::runtime

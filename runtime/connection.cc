@@ -1,0 +1,501 @@
+// The per-connection HTTP/1.1 state machine: receive, parse, route, run, respond, linger.
+#include "runtime/connection.h"
+
+#include <arpa/inet.h>
+#include <liburing.h>
+
+#include <cerrno>
+#include <coroutine>
+#include <exception>
+#include <utility>
+
+#include "router/path.h"
+#include "runtime/admin.h"
+#include "runtime/http_writer.h"
+#include "runtime/worker.h"
+
+namespace edgefn::runtime {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Queued output beyond which a connection stops parsing further pipelined requests until the
+// peer reads, and unparsed input beyond which it stops receiving: a client that sends without
+// reading cannot make the server buffer without bound.
+constexpr std::size_t kMaxPendingOutput = 256 * 1024;
+constexpr std::size_t kMaxBacklogInput = 64 * 1024;
+// Buffers that grew past this for one large request are given back once it is done, so idle
+// connections stay small.
+constexpr std::size_t kRetainedBufferBytes = 64 * 1024;
+
+void trim(std::string& buffer) {
+  if (buffer.capacity() > kRetainedBufferBytes && buffer.empty()) std::string().swap(buffer);
+}
+
+// Runs one function for one request and hands the outcome to the connection. Started eagerly,
+// destroyed on completion; its frame comes from the connection's request arena.
+struct RequestDriver {
+  struct promise_type {
+    static void* operator new(std::size_t size, Connection* connection, const api::Module*,
+                              api::Context*) {
+      return connection->arena()->allocate(size, alignof(std::max_align_t));
+    }
+    // Arena memory is released as a whole before the next request.
+    static void operator delete(void*, std::size_t) noexcept {}
+
+    RequestDriver get_return_object() noexcept { return {}; }
+    std::suspend_never initial_suspend() noexcept { return {}; }
+    std::suspend_never final_suspend() noexcept { return {}; }
+    void return_void() noexcept {}
+    // drive() catches everything its body can throw.
+    void unhandled_exception() noexcept { std::terminate(); }
+  };
+};
+
+RequestDriver drive(Connection* connection, const api::Module* module, api::Context* context) {
+  try {
+    api::Response response = co_await module->handle(connection->request(), *context);
+    connection->handler_done(response);
+  } catch (const std::exception& error) {
+    connection->handler_failed(error.what());
+  } catch (...) {
+    connection->handler_failed("unknown exception");
+  }
+}
+
+}  // namespace
+
+Connection::Connection(Worker& worker, std::uint32_t slot)
+    : worker_(worker),
+      slot_(slot),
+      arena_(arena_buffer_.data(), arena_buffer_.size(), std::pmr::get_default_resource()) {
+  timer_.owner = this;
+}
+
+Connection& Connection::from_timer(TimerHook& hook) {
+  return *static_cast<Connection*>(hook.owner);
+}
+
+void Connection::open(int fd, bool admin) {
+  const ServerConfig& server = worker_.app().server();
+  fd_ = fd;
+  admin_ = admin;
+  phase_ = Phase::kReading;
+  recv_armed_ = send_in_flight_ = shutdown_in_flight_ = recv_paused_ = false;
+  drain_ = worker_.draining();
+  requests_ = 0;
+  client_ip_length_ = 0;
+  sent_ = 0;
+  in_.clear();
+  stash_.clear();
+  out_pending_.clear();
+  out_sending_.clear();
+  parser_.emplace(
+      http::ParserLimits{server.max_header_bytes, server.max_target_bytes, server.max_body_bytes});
+  arm_recv();
+  update_timer();
+}
+
+void Connection::arm_recv() {
+  io_uring_sqe* sqe = worker_.ring().sqe();
+  io_uring_prep_recv_multishot(sqe, fd_, nullptr, 0, 0);
+  sqe->flags |= IOSQE_BUFFER_SELECT;
+  sqe->buf_group = worker_.buffers().group();
+  io_uring_sqe_set_data64(sqe, make_tag(Op::kRecv, slot_));
+  recv_armed_ = true;
+  recv_paused_ = false;
+}
+
+void Connection::pause_recv() {
+  if (!recv_armed_ || recv_paused_) return;
+  recv_paused_ = true;
+  io_uring_sqe* sqe = worker_.ring().sqe();
+  io_uring_prep_cancel64(sqe, make_tag(Op::kRecv, slot_), 0);
+  io_uring_sqe_set_data64(sqe, make_tag(Op::kCancel, slot_));
+}
+
+void Connection::on_recv(io_uring_cqe* cqe) {
+  recv_armed_ = (cqe->flags & IORING_CQE_F_MORE) != 0;
+  const int result = cqe->res;
+  if (result > 0) {
+    const auto id = static_cast<std::uint16_t>(cqe->flags >> IORING_CQE_BUFFER_SHIFT);
+    std::span<const char> data = worker_.buffers().buffer(id, static_cast<std::size_t>(result));
+    switch (phase_) {
+      case Phase::kReading:
+        in_.append(data.data(), data.size());
+        break;
+      case Phase::kHandling:
+        // The running function holds views into in_, which must not move.
+        stash_.append(data.data(), data.size());
+        break;
+      default:
+        break;  // closing: input is read only to find the peer's end
+    }
+    worker_.buffers().recycle(id);
+  }
+  if (phase_ == Phase::kClosed) {
+    maybe_release();
+    return;
+  }
+  if (result == 0) {
+    // The peer finished sending. Nothing more can arrive, so a partial request never completes.
+    close();
+    return;
+  }
+  // ENOBUFS: the buffer ring ran dry for a moment; ECANCELED: pause_recv. Both end the
+  // multishot recv, which regulate_recv re-arms when input is wanted.
+  if (result < 0 && result != -ENOBUFS && result != -ECANCELED) {
+    close();  // reset by peer, or another socket error
+    return;
+  }
+  if (phase_ == Phase::kReading) {
+    process_input();
+  } else {
+    regulate_recv();
+  }
+}
+
+void Connection::regulate_recv() {
+  if (phase_ == Phase::kClosed) return;
+  std::size_t backlog = 0;
+  if (phase_ == Phase::kHandling) {
+    backlog = stash_.size();
+  } else if (phase_ == Phase::kReading) {
+    backlog = in_.size() - parser_->position();
+  }
+  if (backlog > kMaxBacklogInput) {
+    pause_recv();
+  } else if (!recv_armed_) {
+    arm_recv();
+  }
+}
+
+void Connection::process_input() {
+  if (in_process_input_) return;
+  in_process_input_ = true;
+  while (phase_ == Phase::kReading) {
+    if (out_pending_.size() >= kMaxPendingOutput) break;  // on_send resumes us
+    const http::ParseEvent event = parser_->parse({in_.data(), in_.size()});
+    if (event == http::ParseEvent::kNeedMore) break;
+    if (event == http::ParseEvent::kError) {
+      respond_error(parser_->error().status, parser_->error().reason, false);
+      break;
+    }
+    if (event == http::ParseEvent::kHeadComplete) {
+      if (!on_head_complete()) break;
+      continue;
+    }
+    on_message_complete();
+  }
+  in_process_input_ = false;
+  regulate_recv();
+  update_timer();
+  flush();
+}
+
+bool Connection::on_head_complete() {
+  const http::RequestHead head = parser_->head({in_.data(), in_.size()});
+  head_request_ = head.method == "HEAD";
+  keep_alive_ = head.keep_alive;
+  http_minor_ = head.http_minor;
+  route_error_ = 0;
+  const ServerConfig& server = worker_.app().server();
+  std::uint64_t body_limit = server.max_body_bytes;
+  if (!admin_) {
+    path_.resize(head.path.size());
+    const router::DecodedPath decoded = router::decode_path(head.path, path_.data());
+    if (decoded.error != router::PathError::kNone) {
+      route_error_ = 400;
+      route_error_message_ = router::describe(decoded.error);
+    } else {
+      path_.resize(decoded.size);
+      match_ = worker_.app().routes().match(head.host, head.method, path_, params_);
+      switch (match_.status) {
+        case router::Match::Status::kFound:
+          body_limit = worker_.app().functions()[match_.target].max_body_bytes;
+          break;
+        case router::Match::Status::kNotFound:
+          route_error_ = 404;
+          route_error_message_ = "no route matches this path";
+          break;
+        case router::Match::Status::kMethodNotAllowed:
+          route_error_ = 405;
+          route_error_message_ = "method not allowed for this path";
+          allow_ = match_.allow;
+          break;
+      }
+    }
+  }
+  if (!parser_->set_body_limit(body_limit)) {
+    respond_error(parser_->error().status, parser_->error().reason, false);
+    return false;
+  }
+  const bool body_expected = head.chunked || head.content_length.value_or(0) > 0;
+  if (head.expect_continue && body_expected) {
+    if (route_error_ != 0) {
+      // Answer now instead of asking for a body we would refuse; the unread body forces a close.
+      on_message_complete_error(false);
+      return false;
+    }
+    out_pending_.append(http::kContinueResponse);
+  }
+  return true;
+}
+
+void Connection::on_message_complete() {
+  const http::RequestHead head = parser_->head({in_.data(), in_.size()});
+  if (admin_) {
+    serve_admin(head);
+  } else if (route_error_ != 0) {
+    on_message_complete_error(keep_alive_);
+  } else {
+    run_function(head);
+  }
+}
+
+void Connection::on_message_complete_error(bool keep_alive) {
+  if (route_error_ == 405) {
+    allow_line_ = "Allow: ";
+    allow_line_ += router::allow_header(allow_);
+    allow_line_ += "\r\n";
+    respond_error(405, route_error_message_, keep_alive, allow_line_);
+  } else {
+    respond_error(route_error_, route_error_message_, keep_alive);
+  }
+}
+
+void Connection::run_function(const http::RequestHead& head) {
+  const Function& function = worker_.app().functions()[match_.target];
+  request_ = api::Request{
+      .method = head.method,
+      .target = head.target,
+      .path = path_,
+      .query = head.query,
+      .host = head.host,
+      .client_ip = client_ip(),
+      .http_minor = head.http_minor,
+      .headers = api::HeaderList(head.headers),
+      .params = api::ParamList(std::span<const api::Param>(params_.data(), match_.param_count)),
+      .body = parser_->body(),
+  };
+  arena_.release();
+  logger_.emplace(worker_.log(), function.name);
+  context_.emplace(function.config, *logger_, &arena_, api::Context::Clock::time_point::max());
+  phase_ = Phase::kHandling;
+  drive(this, function.module.get(), &*context_);
+}
+
+void Connection::handler_done(const api::Response& response) {
+  const bool keep_alive = keep_alive_ && !drain_;
+  http::write_response(out_pending_, response, framing(keep_alive));
+  finish_request(keep_alive);
+}
+
+void Connection::handler_failed(std::string_view what) {
+  if (log_enabled(LogLevel::kError)) {
+    LogLine line(LogLevel::kError, "function failed");
+    line.field("function", worker_.app().functions()[match_.target].name).field("error", what);
+    worker_.log().append(line.text());
+  }
+  respond_error(500, "the function failed", keep_alive_);
+}
+
+void Connection::serve_admin(const http::RequestHead& head) {
+  const bool keep_alive = keep_alive_ && !drain_;
+  respond_admin(head.method, head.path, worker_.shared(), out_pending_, framing(keep_alive));
+  finish_request(keep_alive);
+}
+
+void Connection::respond_error(int status, std::string_view message, bool keep_alive,
+                               std::string_view extra_headers) {
+  keep_alive = keep_alive && !drain_;
+  http::write_error(out_pending_, status, message, framing(keep_alive), extra_headers);
+  finish_request(keep_alive);
+}
+
+http::ResponseFraming Connection::framing(bool keep_alive) const {
+  return {worker_.date().now(), http_minor_, head_request_, keep_alive};
+}
+
+void Connection::finish_request(bool keep_alive) {
+  ++requests_;
+  TimerList::disarm(timer_);  // the idle (or header) time starts afresh after each response
+  context_.reset();
+  logger_.reset();
+  if (!keep_alive) {
+    phase_ = Phase::kClosing;
+    in_.clear();
+    stash_.clear();
+  } else {
+    phase_ = Phase::kReading;
+    parser_->next_request();
+    const std::size_t used = parser_->position();
+    in_.erase(0, used);
+    parser_->rebase(used);
+    if (!stash_.empty()) {
+      in_.append(stash_);
+      stash_.clear();
+    }
+    trim(in_);
+  }
+  // A function that finished later than it started (after suspending) resumes parsing here.
+  if (!in_process_input_ && phase_ == Phase::kReading) process_input();
+  if (!in_process_input_) flush();
+}
+
+void Connection::update_timer() {
+  const auto now = Clock::now();
+  switch (phase_) {
+    case Phase::kReading:
+      if (parser_->in_message() || requests_ == 0) {
+        // Time to send a whole request runs from its first byte (or from accept).
+        if (timer_.list != &worker_.header_timers()) worker_.header_timers().arm(timer_, now);
+      } else if (drain_ && !send_in_flight_ && out_pending_.empty()) {
+        close();
+      } else if (timer_.list != &worker_.idle_timers()) {
+        worker_.idle_timers().arm(timer_, now);
+      }
+      break;
+    case Phase::kHandling:
+      TimerList::disarm(timer_);
+      break;
+    case Phase::kClosing:
+      // Bounded by the idle timeout while the last response drains to a slow reader.
+      if (timer_.list != &worker_.idle_timers()) worker_.idle_timers().arm(timer_, now);
+      break;
+    case Phase::kLingering:
+    case Phase::kClosed:
+      break;
+  }
+}
+
+void Connection::on_timer(TimerList& list) {
+  TimerList::disarm(timer_);
+  if (&list == &worker_.header_timers() && phase_ == Phase::kReading && parser_->in_message()) {
+    respond_error(408, "request not received in time", false);
+    flush();
+    return;
+  }
+  close();
+}
+
+void Connection::begin_drain() {
+  drain_ = true;
+  if (phase_ == Phase::kReading) update_timer();
+}
+
+void Connection::flush() {
+  if (phase_ == Phase::kClosed || send_in_flight_) return;
+  if (out_pending_.empty()) {
+    if (phase_ == Phase::kClosing) start_linger();
+    return;
+  }
+  out_sending_.swap(out_pending_);
+  sent_ = 0;
+  io_uring_sqe* sqe = worker_.ring().sqe();
+  io_uring_prep_send(sqe, fd_, out_sending_.data(), out_sending_.size(), MSG_NOSIGNAL);
+  io_uring_sqe_set_data64(sqe, make_tag(Op::kSend, slot_));
+  send_in_flight_ = true;
+}
+
+void Connection::on_send(int result) {
+  send_in_flight_ = false;
+  if (phase_ == Phase::kClosed) {
+    maybe_release();
+    return;
+  }
+  if (result < 0) {
+    close();  // the peer went away
+    return;
+  }
+  sent_ += static_cast<std::size_t>(result);
+  if (sent_ < out_sending_.size()) {
+    io_uring_sqe* sqe = worker_.ring().sqe();
+    io_uring_prep_send(sqe, fd_, out_sending_.data() + sent_, out_sending_.size() - sent_,
+                       MSG_NOSIGNAL);
+    io_uring_sqe_set_data64(sqe, make_tag(Op::kSend, slot_));
+    send_in_flight_ = true;
+    return;
+  }
+  out_sending_.clear();
+  trim(out_sending_);
+  if (phase_ == Phase::kReading) {
+    process_input();  // resumes parsing held back by queued output; flushes
+  } else {
+    flush();
+  }
+}
+
+void Connection::start_linger() {
+  // Closing with unread input would make the kernel send RST, which can destroy the response
+  // before the peer reads it: shut the write side, then read until the peer closes.
+  phase_ = Phase::kLingering;
+  in_.clear();
+  stash_.clear();
+  io_uring_sqe* sqe = worker_.ring().sqe();
+  io_uring_prep_shutdown(sqe, fd_, SHUT_WR);
+  io_uring_sqe_set_data64(sqe, make_tag(Op::kShutdown, slot_));
+  shutdown_in_flight_ = true;
+  if (!recv_armed_) arm_recv();
+  worker_.linger_timers().arm(timer_, Clock::now());
+}
+
+void Connection::on_shutdown(int result) {
+  shutdown_in_flight_ = false;
+  if (result < 0) close();
+  maybe_release();
+}
+
+void Connection::close() {
+  if (phase_ == Phase::kClosed) return;
+  phase_ = Phase::kClosed;
+  TimerList::disarm(timer_);
+  if (recv_armed_ || send_in_flight_ || shutdown_in_flight_) {
+    io_uring_sqe* sqe = worker_.ring().sqe();
+    io_uring_prep_cancel_fd(sqe, fd_, IORING_ASYNC_CANCEL_ALL);
+    io_uring_sqe_set_data64(sqe, make_tag(Op::kCancel, slot_));
+  }
+  maybe_release();
+}
+
+void Connection::maybe_release() {
+  if (phase_ != Phase::kClosed || recv_armed_ || send_in_flight_ || shutdown_in_flight_ ||
+      fd_ < 0) {
+    return;
+  }
+  io_uring_sqe* sqe = worker_.ring().sqe();
+  io_uring_prep_close(sqe, fd_);
+  io_uring_sqe_set_data64(sqe, make_tag(Op::kClose, slot_));
+  fd_ = -1;
+  in_.clear();
+  stash_.clear();
+  out_pending_.clear();
+  out_sending_.clear();
+  trim(in_);
+  trim(stash_);
+  trim(out_pending_);
+  trim(out_sending_);
+  parser_.reset();
+  worker_.release(*this);
+}
+
+std::string_view Connection::client_ip() {
+  if (client_ip_length_ == 0) {
+    // Looked up on first use: most requests never ask.
+    sockaddr_storage peer{};
+    socklen_t length = sizeof peer;
+    if (getpeername(fd_, reinterpret_cast<sockaddr*>(&peer), &length) == 0) {
+      const void* address =
+          peer.ss_family == AF_INET6
+              ? static_cast<const void*>(&reinterpret_cast<const sockaddr_in6*>(&peer)->sin6_addr)
+              : &reinterpret_cast<const sockaddr_in*>(&peer)->sin_addr;
+      if (inet_ntop(peer.ss_family, address, client_ip_, sizeof client_ip_) != nullptr) {
+        client_ip_length_ = std::char_traits<char>::length(client_ip_);
+      }
+    }
+  }
+  return {client_ip_, client_ip_length_};
+}
+
+}  // namespace edgefn::runtime

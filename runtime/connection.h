@@ -1,0 +1,143 @@
+// Connection: one accepted socket on a worker — its input and output buffers, its HTTP parser,
+// its request arena and timers — and the HTTP/1.1 state machine that turns received bytes into
+// function calls and responses, in order, one request at a time (pipelined requests wait).
+//
+// A Connection object lives in its worker's slot table and is reused for later sockets, keeping
+// its buffers' capacity: a steady stream of requests allocates nothing on the heap.
+#pragma once
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <memory_resource>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "functions/api/module.h"
+#include "router/route_table.h"
+#include "runtime/http_parser.h"
+#include "runtime/http_writer.h"
+#include "runtime/log.h"
+#include "runtime/timer_list.h"
+
+struct io_uring_cqe;
+
+namespace edgefn::runtime {
+
+class Worker;
+
+class Connection {
+ public:
+  Connection(Worker& worker, std::uint32_t slot);
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  // Takes a freshly accepted socket and starts receiving.
+  void open(int fd, bool admin);
+
+  // Completions routed here by the worker.
+  void on_recv(io_uring_cqe* cqe);
+  void on_send(int result);
+  void on_shutdown(int result);
+
+  // A timer of this connection fired (the worker found it due in one of its lists).
+  void on_timer(TimerList& list);
+
+  // The worker started draining: idle connections close now, busy ones after their response.
+  void begin_drain();
+
+  bool is_admin() const { return admin_; }
+  bool is_open() const { return fd_ >= 0; }
+  int fd() const { return fd_; }
+  std::uint32_t slot() const { return slot_; }
+  TimerHook& timer() { return timer_; }
+  static Connection& from_timer(TimerHook& hook);
+
+  // Used by the request driver coroutine.
+  std::pmr::memory_resource* arena() { return &arena_; }
+  const api::Request& request() const { return request_; }
+  void handler_done(const api::Response& response);
+  void handler_failed(std::string_view what);
+
+ private:
+  enum class Phase : std::uint8_t {
+    kReading,    // parsing requests
+    kHandling,   // a function is running for the current request
+    kClosing,    // last response queued: send it, then linger
+    kLingering,  // write side shut: discard input until EOF or the linger timer
+    kClosed,     // waiting for in-flight operations before the slot is released
+  };
+
+  void arm_recv();
+  void pause_recv();
+  void regulate_recv();
+  void process_input();
+  bool on_head_complete();
+  void on_message_complete();
+  void on_message_complete_error(bool keep_alive);
+  void run_function(const http::RequestHead& head);
+  void serve_admin(const http::RequestHead& head);
+  void respond_error(int status, std::string_view message, bool keep_alive,
+                     std::string_view extra_headers = {});
+  http::ResponseFraming framing(bool keep_alive) const;
+  void finish_request(bool keep_alive);
+  void update_timer();
+  void flush();
+  void start_linger();
+  void close();
+  void maybe_release();
+  std::string_view client_ip();
+
+  Worker& worker_;
+  const std::uint32_t slot_;
+  int fd_ = -1;
+  bool admin_ = false;
+  Phase phase_ = Phase::kReading;
+  bool recv_armed_ = false;
+  bool send_in_flight_ = false;
+  bool shutdown_in_flight_ = false;
+  bool in_process_input_ = false;
+  bool drain_ = false;
+
+  std::string in_;           // received, not yet consumed bytes
+  std::string stash_;        // bytes received while a function runs (in_ must not move then)
+  std::string out_sending_;  // owned by the kernel until its send completes
+  std::size_t sent_ = 0;
+  std::string out_pending_;  // responses queued behind the in-flight send
+
+  std::optional<http::RequestParser> parser_;  // fresh for every socket
+  std::uint64_t requests_ = 0;                 // completed on this socket
+  bool recv_paused_ = false;                   // input backlog: stopped receiving
+
+  // The current request, as routed at head time.
+  std::string path_;  // percent-decoded
+  router::Match match_;
+  std::array<api::Param, router::kMaxParams> params_{};
+  int route_error_ = 0;  // status to answer instead of running a function (404, 405, 400)
+  std::string_view route_error_message_;
+  router::MethodMask allow_ = 0;
+  std::string allow_line_;  // "Allow: GET, HEAD\r\n" for a 405
+  bool head_request_ = false;
+  bool keep_alive_ = true;
+  int http_minor_ = 1;
+
+  // What a running function sees; stable until handler_done/handler_failed.
+  api::Request request_;
+  std::optional<api::Context> context_;
+  std::optional<FunctionLogger> logger_;
+
+  // Coroutine frames and response strings of one request; reset before the next.
+  alignas(std::max_align_t) std::array<std::byte, 2048> arena_buffer_;
+  std::pmr::monotonic_buffer_resource arena_;
+
+  char client_ip_[INET6_ADDRSTRLEN + 1] = {};
+  std::size_t client_ip_length_ = 0;
+
+  TimerHook timer_;
+};
+
+}  // namespace edgefn::runtime

@@ -1,0 +1,51 @@
+// HTTP/1.1 response serialization into a connection's output buffer. Every response carries
+// Date and Content-Length; HEAD responses carry the length of the body they omit.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "functions/api/response.h"
+
+namespace edgefn::runtime::http {
+
+struct ResponseFraming {
+  std::string_view date;  // IMF-fixdate from DateClock
+  int http_minor = 1;     // 0: HTTP/1.0 peer
+  bool head = false;      // HEAD request: headers only
+  bool keep_alive = true;  // false: "Connection: close"
+};
+
+// The reason phrase for a status ("Not Found"), or "Unknown".
+std::string_view reason_phrase(int status);
+
+// Appends the whole response. Fields the module set that the framing owns (Content-Length,
+// Transfer-Encoding, Connection, Date) are replaced, not duplicated. Allocates only when `out`
+// must grow.
+void write_response(std::string& out, const api::Response& response,
+                    const ResponseFraming& framing);
+
+// Appends an error response: `{"error":"<message>","status":<status>}` as application/json.
+// `extra_headers` is preformatted "Name: value\r\n" lines (e.g. Allow), possibly empty.
+void write_error(std::string& out, int status, std::string_view message,
+                 const ResponseFraming& framing, std::string_view extra_headers = {});
+
+// "HTTP/1.1 100 Continue\r\n\r\n"
+inline constexpr std::string_view kContinueResponse = "HTTP/1.1 100 Continue\r\n\r\n";
+
+// The current time as an IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT"), formatted at most once
+// per second. One per worker thread; not thread-safe.
+class DateClock {
+ public:
+  DateClock();
+  // Re-formats if the wall-clock second changed; cheap otherwise (one clock_gettime).
+  void tick();
+  std::string_view now() const { return {text_, kLength}; }
+
+ private:
+  static constexpr std::size_t kLength = 29;
+  long second_ = -1;
+  char text_[kLength + 1] = {};
+};
+
+}  // namespace edgefn::runtime::http

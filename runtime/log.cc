@@ -1,0 +1,172 @@
+// JSON log lines: formatting, the main thread's direct writes, the workers' buffers.
+#include "runtime/log.h"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <charconv>
+#include <ctime>
+
+#include "functions/api/json.h"
+
+namespace edgefn::runtime {
+
+namespace {
+
+std::atomic<int> g_min_level{static_cast<int>(LogLevel::kInfo)};
+
+std::string_view level_name(LogLevel level) {
+  switch (level) {
+    case LogLevel::kDebug:
+      return "debug";
+    case LogLevel::kInfo:
+      return "info";
+    case LogLevel::kWarn:
+      return "warn";
+    case LogLevel::kError:
+      return "error";
+  }
+  return "info";
+}
+
+// "2026-11-22T18:10:00.123Z"
+void append_time(std::string& out) {
+  timespec now{};
+  clock_gettime(CLOCK_REALTIME, &now);
+  tm utc{};
+  gmtime_r(&now.tv_sec, &utc);
+  char text[32];
+  std::size_t n = strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%S", &utc);
+  out.append(text, n);
+  char millis[8] = {'.', '0', '0', '0', 'Z'};
+  long ms = now.tv_nsec / 1000000;
+  millis[1] = static_cast<char>('0' + ms / 100);
+  millis[2] = static_cast<char>('0' + ms / 10 % 10);
+  millis[3] = static_cast<char>('0' + ms % 10);
+  out.append(millis, 5);
+}
+
+template <class Int>
+void append_int(std::string& out, Int value) {
+  char digits[24];
+  auto [end, ec] = std::to_chars(digits, digits + sizeof digits, value);
+  out.append(digits, end);
+}
+
+}  // namespace
+
+void set_log_level(LogLevel level) {
+  g_min_level.store(static_cast<int>(level));
+}
+
+bool log_enabled(LogLevel level) {
+  return static_cast<int>(level) >= g_min_level.load(std::memory_order_relaxed);
+}
+
+bool parse_log_level(std::string_view text, LogLevel& level) {
+  for (LogLevel candidate :
+       {LogLevel::kDebug, LogLevel::kInfo, LogLevel::kWarn, LogLevel::kError}) {
+    if (text == level_name(candidate)) {
+      level = candidate;
+      return true;
+    }
+  }
+  return false;
+}
+
+LogLine::LogLine(LogLevel level, std::string_view message) {
+  text_.reserve(160);
+  text_ += "{\"time\":\"";
+  append_time(text_);
+  text_ += "\",\"level\":\"";
+  text_ += level_name(level);
+  text_ += "\",\"msg\":";
+  api::json::append_string(text_, message);
+}
+
+void LogLine::key(std::string_view name) {
+  text_ += ',';
+  api::json::append_string(text_, name);
+  text_ += ':';
+}
+
+LogLine& LogLine::field(std::string_view name, std::string_view value) {
+  key(name);
+  api::json::append_string(text_, value);
+  return *this;
+}
+
+LogLine& LogLine::field(std::string_view name, std::int64_t value) {
+  key(name);
+  append_int(text_, value);
+  return *this;
+}
+
+LogLine& LogLine::field(std::string_view name, std::uint64_t value) {
+  key(name);
+  append_int(text_, value);
+  return *this;
+}
+
+LogLine& LogLine::field(std::string_view name, bool value) {
+  key(name);
+  text_ += value ? "true" : "false";
+  return *this;
+}
+
+const std::string& LogLine::text() {
+  if (!finished_) {
+    text_ += "}\n";
+    finished_ = true;
+  }
+  return text_;
+}
+
+void write_log_line(LogLine& line) {
+  std::string_view rest = line.text();
+  while (!rest.empty()) {
+    ssize_t n = ::write(STDOUT_FILENO, rest.data(), rest.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return;  // stdout is gone: logs are best effort
+    rest.remove_prefix(static_cast<std::size_t>(n));
+  }
+}
+
+void LogBuffer::append(std::string_view line) {
+  if (pending_.size() + line.size() > kMaxBytes) {
+    ++dropped_;
+    return;
+  }
+  pending_.append(line);
+}
+
+std::string_view LogBuffer::start_write() {
+  writing_.swap(pending_);
+  pending_.clear();
+  written_ = 0;
+  return writing_;
+}
+
+std::string_view LogBuffer::finish_write(int written) {
+  if (written <= 0) {
+    // stdout refused the bytes (closed pipe, error): drop them rather than retry forever.
+    ++dropped_;
+    writing_.clear();
+    return {};
+  }
+  written_ += static_cast<std::size_t>(written);
+  if (written_ >= writing_.size()) {
+    writing_.clear();
+    return {};
+  }
+  return std::string_view(writing_).substr(written_);
+}
+
+void FunctionLogger::write(api::LogLevel level, std::string_view message) {
+  if (!log_enabled(level)) return;
+  LogLine line(level, message);
+  line.field("function", function_);
+  buffer_->append(line.text());
+}
+
+}  // namespace edgefn::runtime

@@ -1,0 +1,84 @@
+// Structured logs: one JSON object per line on stdout. The main thread writes lines directly;
+// worker threads queue them in a per-worker LogBuffer that the worker flushes through its ring,
+// so a slow stdout never blocks a worker (past a bound, lines are dropped and counted).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "functions/api/context.h"
+
+namespace edgefn::runtime {
+
+using LogLevel = api::LogLevel;
+
+// The process-wide minimum level; lines below it are not formatted at all.
+void set_log_level(LogLevel level);
+bool log_enabled(LogLevel level);
+// "debug" | "info" | "warn" | "error"; false for anything else.
+bool parse_log_level(std::string_view text, LogLevel& level);
+
+// Builds one line: {"time":"<RFC 3339 UTC>","level":"info","msg":"..." [, fields] }\n
+class LogLine {
+ public:
+  LogLine(LogLevel level, std::string_view message);
+  LogLine& field(std::string_view key, std::string_view value);
+  LogLine& field(std::string_view key, const char* value) {
+    return field(key, std::string_view(value));
+  }
+  LogLine& field(std::string_view key, std::int64_t value);
+  LogLine& field(std::string_view key, std::uint64_t value);
+  LogLine& field(std::string_view key, int value) { return field(key, std::int64_t{value}); }
+  LogLine& field(std::string_view key, unsigned value) { return field(key, std::uint64_t{value}); }
+  LogLine& field(std::string_view key, bool value);
+  // The finished line, newline included.
+  const std::string& text();
+
+ private:
+  void key(std::string_view name);
+  std::string text_;
+  bool finished_ = false;
+};
+
+// Writes a finished line to stdout with write(2), retrying short writes. For the main thread
+// only (start-up, signals, shutdown): it may block.
+void write_log_line(LogLine& line);
+
+// A worker's queue of log lines. append() never blocks: past kMaxBytes pending, the line is
+// dropped and counted. The worker moves pending bytes to `writing` and submits one write at a
+// time.
+class LogBuffer {
+ public:
+  static constexpr std::size_t kMaxBytes = 256 * 1024;
+
+  void append(std::string_view line);
+  bool has_pending() const { return !pending_.empty(); }
+  // Swaps pending lines into the in-flight buffer; returns the bytes to write.
+  std::string_view start_write();
+  // The write completed with `written` bytes (or an error <= 0): returns what is left.
+  std::string_view finish_write(int written);
+  bool writing() const { return !writing_.empty(); }
+  std::uint64_t dropped() const { return dropped_; }
+
+ private:
+  std::string pending_;
+  std::string writing_;
+  std::size_t written_ = 0;
+  std::uint64_t dropped_ = 0;
+};
+
+// The api::Logger a module sees: lines attributed to its function, queued on the worker.
+class FunctionLogger final : public api::Logger {
+ public:
+  FunctionLogger(LogBuffer& buffer, std::string_view function)
+      : buffer_(&buffer), function_(function) {}
+  void write(api::LogLevel level, std::string_view message) override;
+
+ private:
+  LogBuffer* buffer_;
+  std::string_view function_;
+};
+
+}  // namespace edgefn::runtime

@@ -1,0 +1,82 @@
+// The manifest (edgefn.toml), parsed with toml++ into typed, validated structs. Parsing reports
+// every problem it finds, each as `file:line:column: key.path: reason`, instead of stopping at
+// the first. A Manifest that parse returns is complete and checked except for what needs the
+// module registry and the router: build_app() (runtime/app.h) checks those.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "functions/api/config.h"
+#include "runtime/address.h"
+#include "runtime/units.h"
+
+namespace edgefn::runtime {
+
+struct SourcePosition {
+  std::uint32_t line = 0;  // 1-based; 0 = unknown
+  std::uint32_t column = 0;
+};
+
+struct Diagnostic {
+  std::string file;
+  SourcePosition position;
+  std::string key;      // "functions.hello.routes[1]"; empty for syntax errors
+  std::string message;  // "unknown key", "expected a duration such as \"250ms\""
+
+  // "file:line:column: key: message" (or "file:line:column: message" without a key).
+  std::string to_string() const;
+};
+
+// [server]. Defaults are the values used when a key is absent.
+struct ServerConfig {
+  SocketAddress listen;                 // "0.0.0.0:8080"
+  SocketAddress admin;                  // "127.0.0.1:9901"
+  unsigned workers = 0;                 // 0 = one per core
+  std::uint32_t max_connections = 10000;  // per process; beyond: accept then close
+  std::uint64_t max_header_bytes = 16 * 1024;   // request line + headers -> 431
+  std::uint64_t max_target_bytes = 8 * 1024;    // request target -> 414
+  std::uint64_t max_body_bytes = 1024 * 1024;   // default for every function -> 413
+  Duration header_timeout = std::chrono::seconds(10);  // head incomplete -> 408, close
+  Duration idle_timeout = std::chrono::seconds(30);    // idle keep-alive -> close
+  Duration drain_timeout = std::chrono::seconds(30);   // SIGTERM: in-flight work gets this long
+};
+
+struct RouteDecl {
+  std::string method;   // "GET"
+  std::string pattern;  // "/hello/:name"
+  SourcePosition position;
+};
+
+// [functions.<name>]
+struct FunctionConfig {
+  std::string name;
+  SourcePosition position;
+  std::string module;
+  SourcePosition module_position;
+  std::vector<RouteDecl> routes;
+  std::string host;  // lower-case; empty = any host
+  api::Config config;
+  SourcePosition config_position;
+  std::optional<std::uint64_t> max_body_bytes;  // absent: the server's
+};
+
+struct Manifest {
+  std::string path;  // as given
+  std::string dir;   // directory of path: relative file names resolve against it
+  ServerConfig server;
+  std::vector<FunctionConfig> functions;  // in file order
+};
+
+// Parses manifest text; `path` names it in diagnostics and sets Manifest::dir. Returns nullopt
+// when anything was appended to `errors`.
+std::optional<Manifest> parse_manifest(std::string_view text, std::string_view path,
+                                       std::vector<Diagnostic>& errors);
+
+// Reads and parses a file (a read failure is one diagnostic at line 0).
+std::optional<Manifest> load_manifest(const std::string& path, std::vector<Diagnostic>& errors);
+
+}  // namespace edgefn::runtime

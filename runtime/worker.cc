@@ -1,0 +1,256 @@
+// The worker loop: one thread draining one ring's completions and dispatching them by tag.
+#include "runtime/worker.h"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace edgefn::runtime {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Ring size: submissions per loop turn are a few per active connection; completions get four
+// times the room (IORING_SETUP_CQSIZE) so bursts of multishot completions do not overflow.
+constexpr unsigned kRingEntries = 1024;
+// Provided buffers for multishot recv: copied out and recycled at once, so a few hundred cover
+// thousands of connections. 8 KiB holds a typical request in one completion.
+constexpr unsigned kRecvBuffers = 256;
+constexpr unsigned kRecvBufferBytes = 8 * 1024;
+constexpr std::uint16_t kRecvBufferGroup = 0;
+// Timers are checked and the Date header refreshed this often.
+constexpr long kTickNanoseconds = 100'000'000;
+// How long a closing connection waits for its peer's end after our final response.
+constexpr auto kLingerTimeout = std::chrono::seconds(2);
+
+}  // namespace
+
+Worker::Worker(unsigned id, SharedState& shared, int listen_fd, int admin_fd)
+    : id_(id), shared_(shared), listeners_{listen_fd, admin_fd} {
+  const ServerConfig& server = shared.app->server();
+  header_timers_.set_timeout(server.header_timeout);
+  idle_timers_.set_timeout(server.idle_timeout);
+  linger_timers_.set_timeout(kLingerTimeout);
+}
+
+Worker::~Worker() {
+  for (int& fd : listeners_) {
+    if (fd >= 0) ::close(fd);
+  }
+  for (auto& slot : slots_) {
+    if (slot && slot->is_open()) ::close(slot->fd());
+  }
+  if (wake_fd_ >= 0) ::close(wake_fd_);
+}
+
+bool Worker::setup(std::string& error) {
+  if (!ring_.init(kRingEntries, error)) return false;
+  if (!buffers_.init(ring_.get(), kRecvBufferGroup, kRecvBuffers, kRecvBufferBytes, error)) {
+    return false;
+  }
+  wake_fd_ = eventfd(0, EFD_CLOEXEC);
+  if (wake_fd_ < 0) {
+    error = "eventfd failed";
+    return false;
+  }
+  for (unsigned listener : {kPublic, kAdmin}) {
+    if (listeners_[listener] >= 0) arm_accept(listener);
+  }
+  arm_tick();
+  arm_wake();
+  io_uring_submit(ring_.get());
+  return true;
+}
+
+void Worker::wake() {
+  const std::uint64_t one = 1;
+  (void)!::write(wake_fd_, &one, sizeof one);
+}
+
+void Worker::run() {
+  io_uring* ring = ring_.get();
+  while (!finished()) {
+    int rc = io_uring_submit_and_wait(ring, 1);
+    if (rc < 0 && rc != -EINTR && rc != -EBUSY) break;
+    unsigned head;
+    unsigned seen = 0;
+    io_uring_cqe* cqe;
+    io_uring_for_each_cqe(ring, head, cqe) {
+      dispatch(cqe);
+      ++seen;
+    }
+    io_uring_cq_advance(ring, seen);
+    flush_log();
+  }
+  // Log lines still queued go out before the thread ends.
+  while (log_.has_pending() || log_.writing()) {
+    std::string_view rest = log_.writing() ? log_.finish_write(0) : log_.start_write();
+    while (!rest.empty()) {
+      ssize_t n = ::write(STDOUT_FILENO, rest.data(), rest.size());
+      if (n <= 0) break;
+      rest.remove_prefix(static_cast<std::size_t>(n));
+    }
+  }
+}
+
+bool Worker::finished() const {
+  return draining_ && public_connections_ == 0 && !accept_armed_[kPublic];
+}
+
+void Worker::dispatch(io_uring_cqe* cqe) {
+  const std::uint64_t tag = io_uring_cqe_get_data64(cqe);
+  const std::uint32_t index = tag_index(tag);
+  switch (tag_op(tag)) {
+    case Op::kAccept:
+      on_accept(index, cqe);
+      break;
+    case Op::kRecv:
+      slots_[index]->on_recv(cqe);
+      break;
+    case Op::kSend:
+      slots_[index]->on_send(cqe->res);
+      break;
+    case Op::kShutdown:
+      slots_[index]->on_shutdown(cqe->res);
+      break;
+    case Op::kTick:
+      on_tick();
+      break;
+    case Op::kWake:
+      arm_wake();
+      if (shared_.draining.load() && !draining_) begin_drain();
+      break;
+    case Op::kLogWrite: {
+      std::string_view rest = log_.finish_write(cqe->res);
+      if (!rest.empty()) {
+        io_uring_sqe* sqe = ring_.sqe();
+        io_uring_prep_write(sqe, STDOUT_FILENO, rest.data(), static_cast<unsigned>(rest.size()),
+                            static_cast<std::uint64_t>(-1));
+        io_uring_sqe_set_data64(sqe, make_tag(Op::kLogWrite, 0));
+      }
+      break;
+    }
+    case Op::kCancel:
+    case Op::kClose:
+      break;
+  }
+}
+
+void Worker::arm_accept(unsigned listener) {
+  io_uring_sqe* sqe = ring_.sqe();
+  io_uring_prep_multishot_accept(sqe, listeners_[listener], nullptr, nullptr, SOCK_CLOEXEC);
+  io_uring_sqe_set_data64(sqe, make_tag(Op::kAccept, listener));
+  accept_armed_[listener] = true;
+}
+
+void Worker::on_accept(unsigned listener, io_uring_cqe* cqe) {
+  const bool more = (cqe->flags & IORING_CQE_F_MORE) != 0;
+  if (!more) accept_armed_[listener] = false;
+  const int fd = cqe->res;
+  if (fd < 0) {
+    // EMFILE and friends end the multishot accept: try again on the next tick rather than spin.
+    if (!more && !draining_ && fd != -ECANCELED) accept_retry_ = true;
+    if (fd != -ECANCELED && fd != -EAGAIN && log_enabled(LogLevel::kWarn)) {
+      LogLine line(LogLevel::kWarn, "accept failed");
+      line.field("error", std::string_view(strerrordesc_np(-fd))).field("worker", id_);
+      log_.append(line.text());
+    }
+    return;
+  }
+  const bool admin = listener == kAdmin;
+  const std::uint32_t limit = app().server().max_connections;
+  if (!admin &&
+      (draining_ || shared_.connections.fetch_add(1, std::memory_order_relaxed) >= limit)) {
+    if (!draining_) shared_.connections.fetch_sub(1, std::memory_order_relaxed);
+    shared_.rejected_connections.fetch_add(1, std::memory_order_relaxed);
+    io_uring_sqe* sqe = ring_.sqe();
+    io_uring_prep_close(sqe, fd);
+    io_uring_sqe_set_data64(sqe, make_tag(Op::kClose, 0));
+    return;
+  }
+  allocate(fd, admin);
+}
+
+Connection* Worker::allocate(int fd, bool admin) {
+  std::uint32_t slot;
+  if (!free_slots_.empty()) {
+    slot = free_slots_.back();
+    free_slots_.pop_back();
+  } else {
+    slot = static_cast<std::uint32_t>(slots_.size());
+    slots_.push_back(std::make_unique<Connection>(*this, slot));
+  }
+  if (!admin) ++public_connections_;
+  Connection* connection = slots_[slot].get();
+  connection->open(fd, admin);
+  return connection;
+}
+
+void Worker::release(Connection& connection) {
+  if (!connection.is_admin()) {
+    --public_connections_;
+    shared_.connections.fetch_sub(1, std::memory_order_relaxed);
+  }
+  free_slots_.push_back(connection.slot());
+}
+
+void Worker::arm_tick() {
+  tick_.tv_sec = 0;
+  tick_.tv_nsec = kTickNanoseconds;
+  io_uring_sqe* sqe = ring_.sqe();
+  io_uring_prep_timeout(sqe, &tick_, 0, 0);
+  io_uring_sqe_set_data64(sqe, make_tag(Op::kTick, 0));
+}
+
+void Worker::on_tick() {
+  arm_tick();
+  date_.tick();
+  const auto now = Clock::now();
+  for (TimerList* list : {&header_timers_, &idle_timers_, &linger_timers_}) {
+    while (TimerHook* hook = list->due(now))
+      Connection::from_timer(*hook).on_timer(*list);
+  }
+  if (accept_retry_ && !draining_) {
+    accept_retry_ = false;
+    if (!accept_armed_[kPublic] && listeners_[kPublic] >= 0) arm_accept(kPublic);
+    if (!accept_armed_[kAdmin] && listeners_[kAdmin] >= 0) arm_accept(kAdmin);
+  }
+}
+
+void Worker::arm_wake() {
+  io_uring_sqe* sqe = ring_.sqe();
+  io_uring_prep_read(sqe, wake_fd_, &wake_value_, sizeof wake_value_, 0);
+  io_uring_sqe_set_data64(sqe, make_tag(Op::kWake, 0));
+}
+
+void Worker::begin_drain() {
+  draining_ = true;
+  // Stop taking new public connections: cancel the accept and close the listener, so the
+  // kernel refuses connections instead of queueing them. The admin listener stays for /readyz.
+  if (accept_armed_[kPublic]) {
+    io_uring_sqe* sqe = ring_.sqe();
+    io_uring_prep_cancel64(sqe, make_tag(Op::kAccept, kPublic), 0);
+    io_uring_sqe_set_data64(sqe, make_tag(Op::kCancel, 0));
+  }
+  if (listeners_[kPublic] >= 0) {
+    ::close(listeners_[kPublic]);
+    listeners_[kPublic] = -1;
+  }
+  for (auto& slot : slots_) {
+    if (slot->is_open()) slot->begin_drain();
+  }
+}
+
+void Worker::flush_log() {
+  if (log_.writing() || !log_.has_pending()) return;
+  std::string_view bytes = log_.start_write();
+  io_uring_sqe* sqe = ring_.sqe();
+  // Offset -1: the file's current position, which is what a pipe or terminal needs.
+  io_uring_prep_write(sqe, STDOUT_FILENO, bytes.data(), static_cast<unsigned>(bytes.size()),
+                      static_cast<std::uint64_t>(-1));
+  io_uring_sqe_set_data64(sqe, make_tag(Op::kLogWrite, 0));
+}
+
+}  // namespace edgefn::runtime

@@ -1,0 +1,102 @@
+// Worker: one thread, one io_uring, one SO_REUSEPORT listener, and the connections it accepted.
+// Workers share nothing on the request path: the App is immutable, and the only atomics they
+// touch are read when a connection is accepted or a drain starts.
+#pragma once
+
+#include <sys/eventfd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "runtime/app.h"
+#include "runtime/connection.h"
+#include "runtime/http_writer.h"
+#include "runtime/log.h"
+#include "runtime/timer_list.h"
+#include "runtime/uring.h"
+
+namespace edgefn::runtime {
+
+// What every worker reads; owned by the Server, outlives the workers.
+struct SharedState {
+  const App* app = nullptr;
+  std::string functions_json;  // the admin /functions page, built once
+  std::atomic<bool> draining{false};
+  std::atomic<std::uint32_t> connections{0};           // open public connections, all workers
+  std::atomic<std::uint64_t> rejected_connections{0};  // closed at once: max_connections
+};
+
+class Worker {
+ public:
+  // `admin_fd` is -1 except on the worker that serves the admin listener.
+  Worker(unsigned id, SharedState& shared, int listen_fd, int admin_fd);
+  ~Worker();
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+
+  // Creates the ring and arms the listeners. Must run on the thread that then calls run(): the
+  // ring accepts submissions from that thread only.
+  bool setup(std::string& error);
+  // Serves until a drain has finished: no listener, no public connection left.
+  void run();
+  // Any thread: makes the worker look at SharedState (a drain started). Async-signal-safe.
+  void wake();
+
+  unsigned id() const { return id_; }
+
+  // For connections.
+  Ring& ring() { return ring_; }
+  const BufferRing& buffers() const { return buffers_; }
+  BufferRing& buffers() { return buffers_; }
+  SharedState& shared() { return shared_; }
+  const App& app() const { return *shared_.app; }
+  http::DateClock& date() { return date_; }
+  LogBuffer& log() { return log_; }
+  TimerList& header_timers() { return header_timers_; }
+  TimerList& idle_timers() { return idle_timers_; }
+  TimerList& linger_timers() { return linger_timers_; }
+  bool draining() const { return draining_; }
+  // The connection's last operation finished after close: its slot can be reused.
+  void release(Connection& connection);
+
+ private:
+  void dispatch(io_uring_cqe* cqe);
+  void arm_accept(unsigned listener);
+  void on_accept(unsigned listener, io_uring_cqe* cqe);
+  void arm_tick();
+  void on_tick();
+  void arm_wake();
+  void begin_drain();
+  void flush_log();
+  Connection* allocate(int fd, bool admin);
+  bool finished() const;
+
+  static constexpr unsigned kPublic = 0;
+  static constexpr unsigned kAdmin = 1;
+
+  unsigned id_;
+  SharedState& shared_;
+  int listeners_[2];
+  bool accept_armed_[2] = {false, false};
+  int wake_fd_ = -1;
+  std::uint64_t wake_value_ = 0;
+  Ring ring_;
+  BufferRing buffers_;
+  __kernel_timespec tick_{};
+  http::DateClock date_;
+  LogBuffer log_;
+  TimerList header_timers_;
+  TimerList idle_timers_;
+  TimerList linger_timers_;
+  std::vector<std::unique_ptr<Connection>> slots_;
+  std::vector<std::uint32_t> free_slots_;
+  std::uint32_t public_connections_ = 0;
+  bool draining_ = false;
+  bool accept_retry_ = false;  // accept failed (EMFILE...): re-arm on the next tick
+};
+
+}  // namespace edgefn::runtime

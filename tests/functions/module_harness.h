@@ -1,0 +1,94 @@
+// Test helpers for module tests: a recording Logger, a counting memory resource, and a driver
+// that runs a handler's Task to completion outside any event loop.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <cstddef>
+#include <memory_resource>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "functions/api/module.h"
+
+namespace edgefn::functions::testing {
+
+// Keeps every line written, so a test can assert what a module logged.
+class RecordingLogger final : public api::Logger {
+ public:
+  void write(api::LogLevel level, std::string_view message) override {
+    lines.emplace_back(level, std::string(message));
+  }
+  std::vector<std::pair<api::LogLevel, std::string>> lines;
+};
+
+// Forwards to an upstream resource and counts what passes through it.
+class CountingResource final : public std::pmr::memory_resource {
+ public:
+  explicit CountingResource(std::pmr::memory_resource* upstream = std::pmr::new_delete_resource())
+      : upstream_(upstream) {}
+
+  std::size_t allocations = 0;
+  std::size_t deallocations = 0;
+  std::size_t outstanding_bytes = 0;
+
+ private:
+  void* do_allocate(std::size_t bytes, std::size_t align) override {
+    ++allocations;
+    outstanding_bytes += bytes;
+    return upstream_->allocate(bytes, align);
+  }
+  void do_deallocate(void* p, std::size_t bytes, std::size_t align) override {
+    ++deallocations;
+    outstanding_bytes -= bytes;
+    upstream_->deallocate(p, bytes, align);
+  }
+  bool do_is_equal(const std::pmr::memory_resource& other) const noexcept override {
+    return this == &other;
+  }
+
+  std::pmr::memory_resource* upstream_;
+};
+
+// Starts a handler's task and returns its response; the built-in modules never suspend, so the
+// task must be complete after its first run.
+inline api::Response run(api::Task<api::Response> task) {
+  task.start();
+  EXPECT_TRUE(task.done()) << "the handler suspended";
+  return task.result();
+}
+
+// Everything a module call needs besides the request: a config, a logger and an arena.
+struct Harness {
+  explicit Harness(api::Config cfg = {}) : config(std::move(cfg)) {}
+
+  api::Context context() {
+    return api::Context(config, logger, &arena, api::Context::Clock::now() + kTimeout);
+  }
+
+  static constexpr std::chrono::seconds kTimeout{5};
+  api::Config config;
+  RecordingLogger logger;
+  std::pmr::monotonic_buffer_resource arena;
+};
+
+// Creates a module through its registry entry, failing the test if creation fails.
+inline std::unique_ptr<api::Module> create_ok(const api::ModuleSpec& spec,
+                                              const api::Config& config) {
+  std::string error;
+  std::unique_ptr<api::Module> module = spec.create(config, error);
+  EXPECT_NE(module, nullptr) << error;
+  EXPECT_EQ(error, "");
+  return module;
+}
+
+// The error message of a creation that must fail.
+inline std::string create_error(const api::ModuleSpec& spec, const api::Config& config) {
+  std::string error;
+  std::unique_ptr<api::Module> module = spec.create(config, error);
+  EXPECT_EQ(module, nullptr);
+  return error;
+}
+
+}  // namespace edgefn::functions::testing

@@ -1,0 +1,785 @@
+// Tests for the manifest loader (runtime/manifest.h): values, defaults, and the exact text of
+// every diagnostic for broken manifests.
+#include "runtime/manifest.h"
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <string>
+#include <vector>
+
+namespace edgefn::runtime {
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr std::string_view kHello = R"(
+[functions.hello]
+module = "hello"
+routes = ["GET /hello"]
+)";
+
+// The diagnostics for `text` (parsed as "edgefn.toml"), as the user sees them.
+std::vector<std::string> errors_of(std::string_view text) {
+  std::vector<Diagnostic> errors;
+  const std::optional<Manifest> manifest = parse_manifest(text, "edgefn.toml", errors);
+  EXPECT_FALSE(manifest.has_value()) << "expected the manifest to be rejected";
+  std::vector<std::string> lines;
+  for (const Diagnostic& error : errors) lines.push_back(error.to_string());
+  return lines;
+}
+
+Manifest parse_ok(std::string_view text, std::string_view path = "edgefn.toml") {
+  std::vector<Diagnostic> errors;
+  std::optional<Manifest> manifest = parse_manifest(text, path, errors);
+  for (const Diagnostic& error : errors) ADD_FAILURE() << error.to_string();
+  if (!manifest) {
+    ADD_FAILURE() << "manifest rejected";
+    return Manifest{};
+  }
+  return std::move(*manifest);
+}
+
+using Lines = std::vector<std::string>;
+
+// ---------------------------------------------------------------------------------------------
+// Values and defaults
+
+TEST(Manifest, DefaultsApplyWhenServerIsAbsent) {
+  const Manifest manifest = parse_ok(kHello);
+  const ServerConfig& server = manifest.server;
+  EXPECT_EQ(server.listen.to_string(), "0.0.0.0:8080");
+  EXPECT_EQ(server.admin.to_string(), "127.0.0.1:9901");
+  EXPECT_EQ(server.workers, 0u);
+  EXPECT_EQ(server.max_connections, 10000u);
+  EXPECT_EQ(server.max_header_bytes, 16u * 1024);
+  EXPECT_EQ(server.max_target_bytes, 8u * 1024);
+  EXPECT_EQ(server.max_body_bytes, 1024u * 1024);
+  EXPECT_EQ(server.header_timeout, 10s);
+  EXPECT_EQ(server.idle_timeout, 30s);
+  EXPECT_EQ(server.drain_timeout, 30s);
+  EXPECT_EQ(manifest.path, "edgefn.toml");
+  EXPECT_EQ(manifest.dir, ".");
+}
+
+TEST(Manifest, DefaultsApplyToKeysAnEmptyServerTableLeavesOut) {
+  std::string text = "[server]\nworkers = 2\n";
+  text += kHello;
+  const Manifest manifest = parse_ok(text);
+  EXPECT_EQ(manifest.server.workers, 2u);
+  EXPECT_EQ(manifest.server.listen.to_string(), "0.0.0.0:8080");
+  EXPECT_EQ(manifest.server.max_body_bytes, 1024u * 1024);
+  EXPECT_EQ(manifest.server.idle_timeout, 30s);
+}
+
+TEST(Manifest, EveryServerKey) {
+  std::string text = R"(
+[server]
+listen = "127.0.0.1:0"
+admin = "[::1]:9902"
+workers = 4
+max_connections = 1000000
+max_header_bytes = "32KiB"
+max_target_bytes = 2048
+max_body_bytes = "0B"
+header_timeout = "1.5s"
+idle_timeout = "250ms"
+drain_timeout = "1h"
+)";
+  text += kHello;
+  const ServerConfig server = parse_ok(text).server;
+  EXPECT_EQ(server.listen.to_string(), "127.0.0.1:0");
+  EXPECT_EQ(server.admin.to_string(), "[::1]:9902");
+  EXPECT_EQ(server.workers, 4u);
+  EXPECT_EQ(server.max_connections, 1000000u);
+  EXPECT_EQ(server.max_header_bytes, 32u * 1024);
+  EXPECT_EQ(server.max_target_bytes, 2048u);
+  EXPECT_EQ(server.max_body_bytes, 0u);
+  EXPECT_EQ(server.header_timeout, 1500ms);
+  EXPECT_EQ(server.idle_timeout, 250ms);
+  EXPECT_EQ(server.drain_timeout, 1h);
+}
+
+TEST(Manifest, RangeBoundsAreInclusive) {
+  std::string text = R"(
+[server]
+workers = 1024
+max_connections = 1
+max_header_bytes = "1KiB"
+max_target_bytes = "1KiB"
+max_body_bytes = "1GiB"
+header_timeout = "1ns"
+idle_timeout = "60m"
+)";
+  text += kHello;
+  const ServerConfig server = parse_ok(text).server;
+  EXPECT_EQ(server.workers, 1024u);
+  EXPECT_EQ(server.max_connections, 1u);
+  EXPECT_EQ(server.max_header_bytes, 1024u);
+  EXPECT_EQ(server.max_target_bytes, 1024u);
+  EXPECT_EQ(server.max_body_bytes, 1024u * 1024 * 1024);
+  EXPECT_EQ(server.header_timeout, 1ns);
+  EXPECT_EQ(server.idle_timeout, 1h);
+
+  text = "[server]\nmax_header_bytes = \"1MiB\"\nmax_target_bytes = 256\n";
+  text += kHello;
+  const ServerConfig upper = parse_ok(text).server;
+  EXPECT_EQ(upper.max_header_bytes, 1024u * 1024);
+  EXPECT_EQ(upper.max_target_bytes, 256u);
+}
+
+TEST(Manifest, DefaultTargetLimitShrinksToASmallerHeaderLimit) {
+  std::string text = "[server]\nmax_header_bytes = \"4KiB\"\n";
+  text += kHello;
+  const ServerConfig server = parse_ok(text).server;
+  EXPECT_EQ(server.max_header_bytes, 4096u);
+  EXPECT_EQ(server.max_target_bytes, 4096u);
+}
+
+TEST(Manifest, FunctionFields) {
+  const Manifest manifest = parse_ok(R"([functions.orders]
+module = "echo"
+routes = ["POST /orders", "GET /orders/:id"]
+host = "API.Example.COM"
+max_body_bytes = "64KiB"
+config = { name = "x", count = -3, ratio = 0.5, on = true, tags = ["a", "b"], none = [] }
+)",
+                                     "/etc/edgefn/edgefn.toml");
+  EXPECT_EQ(manifest.dir, "/etc/edgefn");
+  ASSERT_EQ(manifest.functions.size(), 1u);
+  const FunctionConfig& function = manifest.functions[0];
+  EXPECT_EQ(function.name, "orders");
+  EXPECT_EQ(function.position.line, 1u);
+  EXPECT_EQ(function.position.column, 1u);
+  EXPECT_EQ(function.module, "echo");
+  EXPECT_EQ(function.module_position.line, 2u);
+  EXPECT_EQ(function.module_position.column, 10u);
+  ASSERT_EQ(function.routes.size(), 2u);
+  EXPECT_EQ(function.routes[0].method, "POST");
+  EXPECT_EQ(function.routes[0].pattern, "/orders");
+  EXPECT_EQ(function.routes[0].position.line, 3u);
+  EXPECT_EQ(function.routes[0].position.column, 11u);
+  EXPECT_EQ(function.routes[1].method, "GET");
+  EXPECT_EQ(function.routes[1].pattern, "/orders/:id");
+  EXPECT_EQ(function.routes[1].position.column, 27u);
+  EXPECT_EQ(function.host, "api.example.com");
+  EXPECT_EQ(function.max_body_bytes, 64u * 1024);
+  EXPECT_EQ(function.config_position.line, 6u);
+  EXPECT_EQ(function.config_position.column, 10u);
+
+  const api::Config& config = function.config;
+  EXPECT_EQ(config.base_dir(), "/etc/edgefn");
+  EXPECT_EQ(config.values().size(), 6u);
+  EXPECT_EQ(config.values().at("name"), api::ConfigValue(std::string("x")));
+  EXPECT_EQ(config.values().at("count"), api::ConfigValue(std::int64_t{-3}));
+  EXPECT_EQ(config.values().at("ratio"), api::ConfigValue(0.5));
+  EXPECT_EQ(config.values().at("on"), api::ConfigValue(true));
+  EXPECT_EQ(config.values().at("tags"), api::ConfigValue(std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(config.values().at("none"), api::ConfigValue(std::vector<std::string>{}));
+}
+
+TEST(Manifest, OptionalFunctionFieldsHaveDefaults) {
+  const Manifest manifest = parse_ok(kHello, "deploy/edgefn.toml");
+  ASSERT_EQ(manifest.functions.size(), 1u);
+  const FunctionConfig& function = manifest.functions[0];
+  EXPECT_EQ(function.host, "");
+  EXPECT_FALSE(function.max_body_bytes.has_value());
+  EXPECT_TRUE(function.config.values().empty());
+  EXPECT_EQ(function.config.base_dir(), "deploy");
+  EXPECT_EQ(function.config_position.line, 0u);
+}
+
+TEST(Manifest, ConfigMayBeItsOwnTable) {
+  const Manifest manifest = parse_ok(R"([functions.page]
+module = "static"
+routes = ["GET /"]
+
+[functions.page.config]
+body = """
+<p>hi</p>
+"""
+status = 200
+)");
+  const FunctionConfig& function = manifest.functions.at(0);
+  EXPECT_EQ(function.config_position.line, 5u);
+  EXPECT_EQ(function.config_position.column, 1u);
+  EXPECT_EQ(function.config.values().at("body"), api::ConfigValue(std::string("<p>hi</p>\n")));
+  EXPECT_EQ(function.config.values().at("status"), api::ConfigValue(std::int64_t{200}));
+}
+
+TEST(Manifest, FunctionsKeepFileOrder) {
+  // toml++ sorts keys; the manifest promises the order the author wrote.
+  const Manifest manifest = parse_ok(R"(
+[functions.zeta]
+module = "hello"
+routes = ["GET /z"]
+
+[functions.alpha]
+module = "hello"
+routes = ["GET /a"]
+
+[functions]
+mid = { module = "echo", routes = ["GET /m"] }
+)");
+  ASSERT_EQ(manifest.functions.size(), 3u);
+  EXPECT_EQ(manifest.functions[0].name, "zeta");
+  EXPECT_EQ(manifest.functions[1].name, "alpha");
+  EXPECT_EQ(manifest.functions[2].name, "mid");
+  EXPECT_EQ(manifest.functions[2].position.line, 11u);
+  EXPECT_EQ(manifest.functions[2].position.column, 7u);
+}
+
+TEST(Manifest, EveryMethodAndSizeSpelling) {
+  const Manifest manifest = parse_ok(R"(
+[functions.all]
+module = "echo"
+routes = ["GET /", "HEAD /h", "POST /p", "PUT /u", "DELETE /d", "PATCH /a", "OPTIONS /o"]
+max_body_bytes = 0
+)");
+  const FunctionConfig& function = manifest.functions.at(0);
+  ASSERT_EQ(function.routes.size(), 7u);
+  EXPECT_EQ(function.routes[6].method, "OPTIONS");
+  EXPECT_EQ(function.routes[6].pattern, "/o");
+  EXPECT_EQ(function.max_body_bytes, 0u);
+}
+
+TEST(Manifest, ExampleManifestParses) {
+  std::vector<Diagnostic> errors;
+  const std::optional<Manifest> manifest =
+      load_manifest(EDGEFN_DEPLOY_DIR "/edgefn.toml", errors);
+  for (const Diagnostic& error : errors) ADD_FAILURE() << error.to_string();
+  ASSERT_TRUE(manifest.has_value());
+  EXPECT_EQ(manifest->dir, EDGEFN_DEPLOY_DIR);
+  EXPECT_EQ(manifest->server.listen.to_string(), "0.0.0.0:8080");
+  EXPECT_EQ(manifest->server.admin.to_string(), "127.0.0.1:9901");
+  EXPECT_EQ(manifest->server.workers, 0u);
+  ASSERT_EQ(manifest->functions.size(), 3u);
+  EXPECT_EQ(manifest->functions[0].name, "hello");
+  EXPECT_EQ(manifest->functions[1].name, "echo");
+  EXPECT_EQ(manifest->functions[1].max_body_bytes, 64u * 1024);
+  EXPECT_EQ(manifest->functions[2].module, "static");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Diagnostics
+
+TEST(Diagnostic, ToString) {
+  EXPECT_EQ((Diagnostic{"a.toml", {3, 7}, "server.workers", "bad"}).to_string(),
+            "a.toml:3:7: server.workers: bad");
+  EXPECT_EQ((Diagnostic{"a.toml", {1, 2}, "", "syntax"}).to_string(), "a.toml:1:2: syntax");
+  EXPECT_EQ((Diagnostic{"a.toml", {}, "", "cannot open"}).to_string(), "a.toml: cannot open");
+  EXPECT_EQ((Diagnostic{"a.toml", {}, "functions", "none"}).to_string(),
+            "a.toml: functions: none");
+}
+
+TEST(ManifestErrors, NoFunctions) {
+  EXPECT_EQ(errors_of(""),
+            Lines{"edgefn.toml: no functions defined; add a [functions.<name>] table"});
+  EXPECT_EQ(errors_of("[server]\nworkers = 1\n"),
+            Lines{"edgefn.toml: no functions defined; add a [functions.<name>] table"});
+  EXPECT_EQ(
+      errors_of("[server]\n[functions]\n"),
+      Lines{"edgefn.toml:2:1: functions: no functions defined; add a [functions.<name>] table"});
+  EXPECT_EQ(errors_of("functions = 1\n"),
+            Lines{"edgefn.toml:1:13: functions: expected a table, got an integer"});
+  EXPECT_EQ(errors_of("[[functions]]\nmodule = \"x\"\n"),
+            Lines{"edgefn.toml:1:1: functions: expected a table, got an array"});
+}
+
+TEST(ManifestErrors, SyntaxErrorIsOneDiagnosticWithItsPosition) {
+  EXPECT_EQ(errors_of("[server]\nworkers = = 4\n"),
+            Lines{"edgefn.toml:2:11: Error while parsing value: could not determine value type"});
+  EXPECT_EQ(errors_of("[server\n"),
+            Lines{"edgefn.toml:1:8: Error while parsing table header: expected ']', saw '\\n'"});
+}
+
+TEST(ManifestErrors, DuplicateKeys) {
+  // TOML forbids them, so toml++ stops at the first, pointing at the second value.
+  EXPECT_EQ(errors_of("[server]\nworkers = 1\nworkers = 2\n"),
+            Lines{"edgefn.toml:3:11: Error while parsing key-value pair: cannot redefine existing "
+                  "integer 'workers'"});
+  EXPECT_EQ(errors_of("[functions.a]\nmodule = \"x\"\nconfig = { k = 1, k = 2 }\n"),
+            Lines{"edgefn.toml:3:23: Error while parsing key-value pair: cannot redefine existing "
+                  "integer 'k'"});
+  EXPECT_EQ(errors_of("[functions.a]\nmodule = \"x\"\n[functions.a]\n"),
+            Lines{"edgefn.toml:3:1: Error while parsing table header: cannot redefine existing "
+                  "table 'functions.a'"});
+}
+
+TEST(ManifestErrors, UnknownKeysPointAtTheKey) {
+  std::string text = R"(
+cache = { l1_bytes = "64MiB" }
+
+[server]
+listen = "0.0.0.0:8080"
+  max_body = "1MiB"
+
+[upstreams.origin]
+url = "http://127.0.0.1:9000"
+)";
+  text += kHello;
+  text += "timeout = \"500ms\"\n";
+  EXPECT_EQ(errors_of(text),
+            (Lines{
+                "edgefn.toml:2:1: cache: unknown key; expected one of: server, functions",
+                "edgefn.toml:6:3: server.max_body: unknown key; expected one of: listen, admin, "
+                "workers, max_connections, max_header_bytes, max_target_bytes, max_body_bytes, "
+                "header_timeout, idle_timeout, drain_timeout",
+                "edgefn.toml:8:2: upstreams: unknown key; expected one of: server, functions",
+                "edgefn.toml:14:1: functions.hello.timeout: unknown key; expected one of: module, "
+                "routes, host, config, max_body_bytes",
+            }));
+}
+
+TEST(ManifestErrors, WrongTypes) {
+  std::string text = R"([server]
+listen = 8080
+admin = ["127.0.0.1:9901"]
+workers = "4"
+max_connections = 1.5
+max_header_bytes = true
+header_timeout = 10
+idle_timeout = { s = 30 }
+server = 1
+)";
+  text += kHello;
+  EXPECT_EQ(
+      errors_of(text),
+      (Lines{
+          R"(edgefn.toml:2:10: server.listen: expected an address such as "0.0.0.0:8080" or "[::1]:8080", got an integer)",
+          R"(edgefn.toml:3:9: server.admin: expected an address such as "0.0.0.0:8080" or "[::1]:8080", got an array)",
+          R"(edgefn.toml:4:11: server.workers: expected an integer, got a string)",
+          R"(edgefn.toml:5:19: server.max_connections: expected an integer, got a float)",
+          R"(edgefn.toml:6:20: server.max_header_bytes: expected a size such as 16384 or "16KiB", got a boolean)",
+          R"(edgefn.toml:7:18: server.header_timeout: expected a duration such as "250ms" or "30s", got an integer)",
+          R"(edgefn.toml:8:16: server.idle_timeout: expected a duration such as "250ms" or "30s", got a table)",
+          R"(edgefn.toml:9:1: server.server: unknown key; expected one of: listen, admin, workers, max_connections, max_header_bytes, max_target_bytes, max_body_bytes, header_timeout, idle_timeout, drain_timeout)",
+      }));
+  EXPECT_EQ(errors_of(std::string("server = \"x\"\n") + std::string(kHello)),
+            Lines{"edgefn.toml:1:10: server: expected a table, got a string"});
+}
+
+TEST(ManifestErrors, BadUnits) {
+  std::string text = R"([server]
+max_header_bytes = "16KB"
+max_target_bytes = "1.5KiB"
+max_body_bytes = "1 MiB"
+header_timeout = "10"
+idle_timeout = "30sec"
+drain_timeout = "-1s"
+)";
+  text += kHello;
+  EXPECT_EQ(
+      errors_of(text),
+      (Lines{
+          R"(edgefn.toml:2:20: server.max_header_bytes: expected a size such as 16384 or "16KiB" (units: B, KiB, MiB, GiB, kB, MB, GB))",
+          R"(edgefn.toml:3:20: server.max_target_bytes: expected a size such as 16384 or "16KiB" (units: B, KiB, MiB, GiB, kB, MB, GB))",
+          R"(edgefn.toml:4:18: server.max_body_bytes: expected a size such as 16384 or "16KiB" (units: B, KiB, MiB, GiB, kB, MB, GB))",
+          R"(edgefn.toml:5:18: server.header_timeout: expected a duration such as "250ms" or "30s" (units: ns, us, ms, s, m, h))",
+          R"(edgefn.toml:6:16: server.idle_timeout: expected a duration such as "250ms" or "30s" (units: ns, us, ms, s, m, h))",
+          R"(edgefn.toml:7:17: server.drain_timeout: expected a duration such as "250ms" or "30s" (units: ns, us, ms, s, m, h))",
+      }));
+}
+
+TEST(ManifestErrors, OutOfRange) {
+  std::string text = R"([server]
+workers = 1025
+max_connections = 0
+max_header_bytes = "2MiB"
+max_body_bytes = 1073741825
+header_timeout = "0s"
+idle_timeout = "61m"
+drain_timeout = "3601s"
+)";
+  text += kHello;
+  text += "max_body_bytes = -1\n";
+  EXPECT_EQ(errors_of(text),
+            (Lines{
+                "edgefn.toml:2:11: server.workers: must be between 0 and 1024; got 1025",
+                "edgefn.toml:3:19: server.max_connections: must be between 1 and 1000000; got 0",
+                R"(edgefn.toml:4:20: server.max_header_bytes: must be between 1KiB and 1MiB; got "2MiB")",
+                "edgefn.toml:5:18: server.max_body_bytes: must be between 0 and 1GiB; got "
+                "1073741825",
+                R"(edgefn.toml:6:18: server.header_timeout: must be more than 0 and at most 1h; got "0s")",
+                R"(edgefn.toml:7:16: server.idle_timeout: must be more than 0 and at most 1h; got "61m")",
+                R"(edgefn.toml:8:17: server.drain_timeout: must be more than 0 and at most 1h; got "3601s")",
+                "edgefn.toml:13:18: functions.hello.max_body_bytes: must be between 0 and 1GiB; "
+                "got -1",
+            }));
+}
+
+TEST(ManifestErrors, TargetLimitIsCheckedAgainstTheHeaderLimit) {
+  std::string text = "[server]\nmax_target_bytes = \"8KiB\"\nmax_header_bytes = \"4KiB\"\n";
+  text += kHello;
+  EXPECT_EQ(errors_of(text),
+            Lines{R"(edgefn.toml:2:20: server.max_target_bytes: must be between 256 bytes and max_header_bytes (4KiB); got "8KiB")"});
+
+  text = "[server]\nmax_target_bytes = 255\n";
+  text += kHello;
+  EXPECT_EQ(errors_of(text),
+            Lines{"edgefn.toml:2:20: server.max_target_bytes: must be between 256 bytes and "
+                  "max_header_bytes (16KiB); got 255"});
+
+  // An invalid header limit is reported on its own; the target is then checked against 1MiB.
+  text = "[server]\nmax_header_bytes = 10\nmax_target_bytes = \"2MiB\"\n";
+  text += kHello;
+  EXPECT_EQ(errors_of(text),
+            (Lines{"edgefn.toml:2:20: server.max_header_bytes: must be between 1KiB and 1MiB; "
+                   "got 10",
+                   R"(edgefn.toml:3:20: server.max_target_bytes: must be between 256 bytes and max_header_bytes (1MiB); got "2MiB")"}));
+}
+
+TEST(ManifestErrors, BadAddresses) {
+  std::string text = R"([server]
+listen = "localhost:8080"
+admin = "127.0.0.1:99999"
+)";
+  text += kHello;
+  EXPECT_EQ(
+      errors_of(text),
+      (Lines{
+          R"(edgefn.toml:2:10: server.listen: expected an address such as "0.0.0.0:8080" or "[::1]:8080")",
+          R"(edgefn.toml:3:9: server.admin: expected an address such as "0.0.0.0:8080" or "[::1]:8080")",
+      }));
+}
+
+TEST(ManifestErrors, ListenersMustNotOverlap) {
+  std::string text = "[server]\nlisten = \"0.0.0.0:9000\"\nadmin = \"127.0.0.1:9000\"\n";
+  text += kHello;
+  EXPECT_EQ(errors_of(text),
+            Lines{"edgefn.toml:3:9: server.admin: overlaps server.listen (0.0.0.0:9000)"});
+
+  // Only listen given: it collides with the default admin address.
+  text = "[server]\nlisten = \"127.0.0.1:9901\"\n";
+  text += kHello;
+  EXPECT_EQ(errors_of(text),
+            Lines{"edgefn.toml:2:10: server.listen: overlaps server.admin (127.0.0.1:9901)"});
+
+  // Port 0 picks a free port for each: never a collision; other hosts on one port are fine.
+  text = "[server]\nlisten = \"127.0.0.1:0\"\nadmin = \"127.0.0.1:0\"\n";
+  text += kHello;
+  EXPECT_EQ(parse_ok(text).server.admin.port(), 0);
+  text = "[server]\nlisten = \"127.0.0.2:9000\"\nadmin = \"127.0.0.1:9000\"\n";
+  text += kHello;
+  EXPECT_EQ(parse_ok(text).server.listen.port(), 9000);
+}
+
+TEST(ManifestErrors, MissingAndMistypedFunctionKeys) {
+  EXPECT_EQ(errors_of(R"([functions.a]
+module = 1
+routes = "GET /"
+[functions.b]
+routes = []
+[functions.c]
+host = "example.com"
+)"),
+            (Lines{
+                "edgefn.toml:2:10: functions.a.module: expected a string, got an integer",
+                R"(edgefn.toml:3:10: functions.a.routes: expected an array of routes such as ["GET /hello"], got a string)",
+                R"(edgefn.toml:4:1: functions.b: missing required key "module")",
+                R"(edgefn.toml:5:10: functions.b.routes: expected at least one route such as "GET /hello")",
+                R"(edgefn.toml:6:1: functions.c: missing required key "module")",
+                R"(edgefn.toml:6:1: functions.c: missing required key "routes")",
+            }));
+  EXPECT_EQ(errors_of("[functions]\nhello = \"hello\"\n"),
+            Lines{"edgefn.toml:2:9: functions.hello: expected a table, got a string"});
+}
+
+TEST(ManifestErrors, BadRoutes) {
+  EXPECT_EQ(
+      errors_of(R"([functions.a]
+module = "echo"
+routes = [
+  "get /x",
+  "GET x",
+  "GET",
+  "GET  /x",
+  "FETCH /x",
+  5,
+  " /x",
+  "GET /x y",
+  "POST /fine",
+]
+)"),
+      (Lines{
+          R"(edgefn.toml:4:3: functions.a.routes[0]: unknown method "get"; expected one of: GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS)",
+          R"(edgefn.toml:5:3: functions.a.routes[1]: the pattern must start with '/')",
+          R"(edgefn.toml:6:3: functions.a.routes[2]: expected "METHOD /pattern", such as "GET /hello")",
+          R"(edgefn.toml:7:3: functions.a.routes[3]: expected "METHOD /pattern", such as "GET /hello")",
+          R"(edgefn.toml:8:3: functions.a.routes[4]: unknown method "FETCH"; expected one of: GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS)",
+          R"(edgefn.toml:9:3: functions.a.routes[5]: expected "METHOD /pattern", such as "GET /hello", got an integer)",
+          R"(edgefn.toml:10:3: functions.a.routes[6]: expected "METHOD /pattern", such as "GET /hello")",
+          R"(edgefn.toml:11:3: functions.a.routes[7]: expected "METHOD /pattern", such as "GET /hello")",
+      }));
+}
+
+TEST(ManifestErrors, BadHosts) {
+  EXPECT_EQ(
+      errors_of(R"([functions.a]
+module = "echo"
+routes = ["GET /a"]
+host = "api.example.com:443"
+[functions.b]
+module = "echo"
+routes = ["GET /b"]
+host = "under_score.com"
+[functions.c]
+module = "echo"
+routes = ["GET /c"]
+host = "-dash.example.com"
+[functions.d]
+module = "echo"
+routes = ["GET /d"]
+host = "a..b"
+[functions.e]
+module = "echo"
+routes = ["GET /e"]
+host = ""
+[functions.f]
+module = "echo"
+routes = ["GET /f"]
+host = 1
+)"),
+      (Lines{
+          "edgefn.toml:4:8: functions.a.host: a host takes no port; the router ignores the "
+          "request's port",
+          R"(edgefn.toml:8:8: functions.b.host: expected a host name such as "api.example.com")",
+          R"(edgefn.toml:12:8: functions.c.host: expected a host name such as "api.example.com")",
+          R"(edgefn.toml:16:8: functions.d.host: expected a host name such as "api.example.com")",
+          R"(edgefn.toml:20:8: functions.e.host: expected a host name such as "api.example.com")",
+          "edgefn.toml:24:8: functions.f.host: expected a string, got an integer",
+      }));
+  // The longest legal label and name pass.
+  const std::string label(63, 'a');
+  const std::string name = label + "." + label + "." + label + "." + std::string(61, 'b');
+  std::string text = "[functions.a]\nmodule = \"echo\"\nroutes = [\"GET /\"]\nhost = \"" + name +
+                     "\"\n";
+  EXPECT_EQ(parse_ok(text).functions.at(0).host, name);
+  text = "[functions.a]\nmodule = \"echo\"\nroutes = [\"GET /\"]\nhost = \"" + name + "b\"\n";
+  EXPECT_EQ(errors_of(text), Lines{R"(edgefn.toml:4:8: functions.a.host: expected a host name such as "api.example.com")"});
+}
+
+TEST(ManifestErrors, BadConfigValues) {
+  EXPECT_EQ(
+      errors_of(R"([functions.a]
+module = "echo"
+routes = ["GET /a"]
+config = { nested = { x = 1 }, list = ["a", 2, true], when = 1979-05-27, ok = 1.5 }
+
+[functions.b]
+module = "echo"
+routes = ["GET /b"]
+config = "greeting=hi"
+)"),
+      (Lines{
+          "edgefn.toml:4:21: functions.a.config.nested: expected a string, integer, float, "
+          "boolean or array of strings, got a table",
+          "edgefn.toml:4:45: functions.a.config.list[1]: config arrays may hold only strings, got "
+          "an integer",
+          "edgefn.toml:4:48: functions.a.config.list[2]: config arrays may hold only strings, got "
+          "a boolean",
+          "edgefn.toml:4:62: functions.a.config.when: expected a string, integer, float, boolean "
+          "or array of strings, got a date",
+          R"(edgefn.toml:9:10: functions.b.config: expected a table, got a string)",
+      }));
+}
+
+TEST(ManifestErrors, FunctionNames) {
+  EXPECT_EQ(errors_of(R"([functions."hello world"]
+module = "hello"
+routes = ["GET /"]
+[functions."café"]
+module = "hello"
+routes = ["GET /c"]
+[functions.""]
+module = "hello"
+routes = ["GET /e"]
+)"),
+            (Lines{
+                R"(edgefn.toml:1:12: functions."hello world": a function name may contain only letters, digits, '_' and '-')",
+                R"(edgefn.toml:4:12: functions."café": a function name may contain only letters, digits, '_' and '-')",
+                R"(edgefn.toml:7:12: functions."": a function name may contain only letters, digits, '_' and '-')",
+            }));
+  const Manifest manifest = parse_ok("[functions.Fn_2-b]\nmodule = \"hello\"\nroutes = [\"GET /\"]\n");
+  EXPECT_EQ(manifest.functions.at(0).name, "Fn_2-b");
+}
+
+TEST(ManifestErrors, EveryErrorInOneRunInFileOrder) {
+  std::vector<Diagnostic> errors;
+  errors.push_back(Diagnostic{"earlier.toml", {1, 1}, "", "kept"});
+  const std::optional<Manifest> manifest =
+      load_manifest(EDGEFN_TESTDATA_DIR "/broken.toml", errors);
+  EXPECT_FALSE(manifest.has_value());
+  std::vector<std::string> lines;
+  for (const Diagnostic& error : errors) lines.push_back(error.to_string());
+  const std::string file = EDGEFN_TESTDATA_DIR "/broken.toml";
+  EXPECT_EQ(
+      lines,
+      (Lines{
+          "earlier.toml:1:1: kept",  // errors already in the vector stay first and untouched
+          file + R"(:5:10: server.listen: expected an address such as "0.0.0.0:8080" or "[::1]:8080")",
+          file + ":6:11: server.workers: expected an integer, got a string",
+          file + R"(:7:18: server.max_body_bytes: expected a size such as 16384 or "16KiB" (units: B, KiB, MiB, GiB, kB, MB, GB))",
+          file + R"(:8:16: server.idle_timeout: expected a duration such as "250ms" or "30s", got an integer)",
+          file + ":9:1: server.keepalive: unknown key; expected one of: listen, admin, workers, "
+                 "max_connections, max_header_bytes, max_target_bytes, max_body_bytes, "
+                 "header_timeout, idle_timeout, drain_timeout",
+          file + R"(:13:25: functions.hello.routes[1]: unknown method "get"; expected one of: GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS)",
+          file + ":14:23: functions.hello.config.greeting: expected a string, integer, float, "
+                 "boolean or array of strings, got a table",
+          file + R"(:16:1: functions.orders: missing required key "routes")",
+          file + ":18:1: functions.orders.route: unknown key; expected one of: module, routes, "
+                 "host, config, max_body_bytes",
+          file + ":19:8: functions.orders.host: a host takes no port; the router ignores the "
+                 "request's port",
+          file + R"(:20:18: functions.orders.max_body_bytes: expected a size such as 16384 or "16KiB" (units: B, KiB, MiB, GiB, kB, MB, GB))",
+      }));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Input toml++ must never see, and input that trips toml++ 3.3.0's own assertions
+
+TEST(ManifestErrors, NulByte) {
+  const std::string text("# ok\n\nname = \"a\0b\"\n", 19);
+  EXPECT_EQ(errors_of(text), Lines{"edgefn.toml:3:10: the manifest contains a NUL byte"});
+}
+
+TEST(ManifestErrors, InvalidUtf8) {
+  // Columns count code points, as toml++ does: "é" is one column.
+  EXPECT_EQ(errors_of("# é\xff\n"), Lines{"edgefn.toml:1:4: the manifest is not valid UTF-8"});
+  EXPECT_EQ(errors_of("a = \"\xc3\"\n"), Lines{"edgefn.toml:1:6: the manifest is not valid UTF-8"});
+  // Overlong encoding of '/', a UTF-16 surrogate, and a code point above U+10FFFF.
+  EXPECT_EQ(errors_of("\xc0\xaf"), Lines{"edgefn.toml:1:1: the manifest is not valid UTF-8"});
+  EXPECT_EQ(errors_of("\n\xed\xa0\x80"), Lines{"edgefn.toml:2:1: the manifest is not valid UTF-8"});
+  EXPECT_EQ(errors_of("\xf4\x90\x80\x80"), Lines{"edgefn.toml:1:1: the manifest is not valid UTF-8"});
+  EXPECT_EQ(errors_of("\xe2\x82"), Lines{"edgefn.toml:1:1: the manifest is not valid UTF-8"});
+  // The largest code point and a 4-byte character are fine.
+  std::string text = "# \xf4\x8f\xbf\xbf \xf0\x9f\x98\x80\n";
+  text += kHello;
+  EXPECT_EQ(parse_ok(text).functions.size(), 1u);
+}
+
+TEST(ManifestErrors, InputThatAssertsInsideTomlplusplus) {
+  // toml++ 3.3.0 asserts in parse_key() on a table header starting with a non-key character
+  // (marzer/tomlplusplus#294); the loader must report it like any other syntax error.
+  EXPECT_EQ(errors_of("[&"), Lines{"edgefn.toml:1:2: Error while parsing key: expected bare key "
+                                   "starting character or string delimiter, saw '&'"});
+  EXPECT_EQ(errors_of("[server]\n[[("),
+            Lines{"edgefn.toml:2:3: Error while parsing key: expected bare key starting "
+                  "character or string delimiter, saw '('"});
+}
+
+TEST(ManifestErrors, NonAsciiWhereTomlplusplusWouldMisbehave) {
+  // toml++ 3.3.0 tests these characters with a lookup that reaches undefined behaviour; the
+  // loader refuses them first (see check_parser_hazards in runtime/manifest.cc).
+  EXPECT_EQ(errors_of("\xef\xba\xbfrr"),
+            Lines{"edgefn.toml:1:1: a non-ASCII character may appear only inside a string or a "
+                  "comment"});
+  EXPECT_EQ(errors_of("[server]\nworkers = 4\u00e9\n"),
+            Lines{"edgefn.toml:2:12: a non-ASCII character may appear only inside a string or a "
+                  "comment"});
+  EXPECT_EQ(errors_of("a = \"x\\\u00e9\"\n"),
+            Lines{"edgefn.toml:1:8: invalid escape: '\\' followed by a non-ASCII character"});
+  EXPECT_EQ(errors_of("a = \"\"\"\n\\\u00e9\"\"\"\n"),
+            Lines{"edgefn.toml:2:2: invalid escape: '\\' followed by a non-ASCII character"});
+  EXPECT_EQ(errors_of("a = \"\"\"x \\  \n\n   \u00e9t\u00e9\"\"\"\n"),
+            Lines{"edgefn.toml:3:4: a non-ASCII character cannot start the text after a "
+                  "line-ending backslash; write it as \\u00E9"});
+  EXPECT_EQ(errors_of("a = \"\"\"\\\n\U0001F600\"\"\"\n"),
+            Lines{"edgefn.toml:2:1: a non-ASCII character cannot start the text after a "
+                  "line-ending backslash; write it as \\U0001F600"});
+}
+
+TEST(Manifest, NonAsciiInStringsAndCommentsIsFine) {
+  std::string text = R"(# Grüße, 世界 ✓
+[functions.hello]   # ünïcödé
+module = "hello"
+routes = ['GET /caf\u00e9', "GET /ü"]
+config = { greeting = "Grüß dich", "clé" = 'été', body = """
+«\u00e9» \
+  x é
+""", raw = '''
+ß''' }
+)";
+  const Manifest manifest = parse_ok(text);
+  ASSERT_EQ(manifest.functions.size(), 1u);
+  const FunctionConfig& function = manifest.functions[0];
+  EXPECT_EQ(function.routes.at(0).pattern, "/caf\\u00e9");  // a literal string: no escapes
+  EXPECT_EQ(function.routes.at(1).pattern, "/ü");
+  EXPECT_EQ(function.config.values().at("greeting"), api::ConfigValue(std::string("Grüß dich")));
+  EXPECT_EQ(function.config.values().at("clé"), api::ConfigValue(std::string("été")));
+  EXPECT_EQ(function.config.values().at("body"), api::ConfigValue(std::string("«é» x é\n")));
+  EXPECT_EQ(function.config.values().at("raw"), api::ConfigValue(std::string("ß")));
+}
+
+TEST(Manifest, ByteOrderMarkIsSkipped) {
+  std::string text = "\xef\xbb\xbf";
+  text += "[functions.a]\nmodule = 1\nroutes = [\"GET /\"]\n";
+  EXPECT_EQ(errors_of(text), Lines{"edgefn.toml:2:10: functions.a.module: expected a string, got an integer"});
+}
+
+TEST(ManifestErrors, LargerThanOneMiB) {
+  std::string text(std::size_t{1} << 20, '#');
+  text += '\n';
+  EXPECT_EQ(errors_of(text), Lines{"edgefn.toml: the manifest is larger than 1MiB"});
+}
+
+// ---------------------------------------------------------------------------------------------
+// load_manifest
+
+TEST(LoadManifest, MissingFile) {
+  std::vector<Diagnostic> errors;
+  EXPECT_FALSE(load_manifest("/nonexistent/edgefn.toml", errors).has_value());
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].to_string(),
+            "/nonexistent/edgefn.toml: cannot open the manifest: No such file or directory");
+}
+
+TEST(LoadManifest, Directory) {
+  std::vector<Diagnostic> errors;
+  EXPECT_FALSE(load_manifest(EDGEFN_TESTDATA_DIR, errors).has_value());
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].to_string(),
+            EDGEFN_TESTDATA_DIR ": cannot read the manifest: Is a directory");
+}
+
+class LoadManifestFile : public ::testing::Test {
+ protected:
+  void TearDown() override { std::remove(path_.c_str()); }
+  void write(const std::string& text) {
+    std::ofstream out(path_, std::ios::binary);
+    out << text;
+  }
+  const std::string path_ = ::testing::TempDir() + "edgefn_manifest_test.toml";
+};
+
+TEST_F(LoadManifestFile, ReadsAndParses) {
+  write(std::string(kHello));
+  std::vector<Diagnostic> errors;
+  const std::optional<Manifest> manifest = load_manifest(path_, errors);
+  EXPECT_TRUE(errors.empty());
+  ASSERT_TRUE(manifest.has_value());
+  EXPECT_EQ(manifest->path, path_);
+  EXPECT_EQ(manifest->functions.at(0).name, "hello");
+}
+
+TEST_F(LoadManifestFile, ExactlyOneMiBIsReadLargerIsRejected) {
+  std::string text(kHello);
+  text += std::string((std::size_t{1} << 20) - text.size() - 1, '#') + "\n";
+  write(text);
+  std::vector<Diagnostic> errors;
+  EXPECT_TRUE(load_manifest(path_, errors).has_value());
+  EXPECT_TRUE(errors.empty());
+
+  write(text + "\n");
+  EXPECT_FALSE(load_manifest(path_, errors).has_value());
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].to_string(), path_ + ": the manifest is larger than 1MiB");
+}
+
+}  // namespace
+}  // namespace edgefn::runtime
