@@ -29,21 +29,33 @@ std::string_view level_name(LogLevel level) {
   return "info";
 }
 
-// "2026-11-22T18:10:00.123Z"
+// "2026-11-22T18:10:00.123Z". Formatted by hand: strftime would consult the time zone
+// database (a file read on the first call) for a UTC stamp that never needs it.
 void append_time(std::string& out) {
   timespec now{};
   clock_gettime(CLOCK_REALTIME, &now);
   tm utc{};
   gmtime_r(&now.tv_sec, &utc);
-  char text[32];
-  std::size_t n = strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%S", &utc);
-  out.append(text, n);
-  char millis[8] = {'.', '0', '0', '0', 'Z'};
-  long ms = now.tv_nsec / 1000000;
-  millis[1] = static_cast<char>('0' + ms / 100);
-  millis[2] = static_cast<char>('0' + ms / 10 % 10);
-  millis[3] = static_cast<char>('0' + ms % 10);
-  out.append(millis, 5);
+  char text[24];
+  auto put = [&text](int at, int value, int digits) {
+    for (int i = digits - 1; i >= 0; --i, value /= 10)
+      text[at + i] = static_cast<char>('0' + value % 10);
+  };
+  put(0, utc.tm_year + 1900, 4);
+  text[4] = '-';
+  put(5, utc.tm_mon + 1, 2);
+  text[7] = '-';
+  put(8, utc.tm_mday, 2);
+  text[10] = 'T';
+  put(11, utc.tm_hour, 2);
+  text[13] = ':';
+  put(14, utc.tm_min, 2);
+  text[16] = ':';
+  put(17, utc.tm_sec, 2);
+  text[19] = '.';
+  put(20, static_cast<int>(now.tv_nsec / 1000000), 3);
+  text[23] = 'Z';
+  out.append(text, sizeof text);
 }
 
 template <class Int>

@@ -227,7 +227,8 @@ class Cursor {
 
   std::size_t run_of(char c) const {
     std::size_t n = 0;
-    while (peek(n) == c) ++n;
+    while (peek(n) == c)
+      ++n;
     return n;
   }
 
@@ -254,9 +255,10 @@ std::string escape_for(char32_t code_point) {
 // Finds non-ASCII characters where toml++ 3.3.0 would test them with
 // impl::is_non_ascii_horizontal_whitespace(), whose generated lookup reaches
 // TOML_UNREACHABLE (undefined behaviour; UBSan reports it) for most code points between U+00A1
-// and U+FEFE, "é" included. Fuzzing the loader found three such places:
-//  - anywhere outside strings and comments (where TOML 1.0 allows no non-ASCII character at
-//    all, so rejecting it here loses nothing: toml++ would report an error too);
+// and U+FEFE, "é" included. Fuzzing the loader (libFuzzer + UBSan) found these places:
+//  - anywhere outside strings and comments, including inside a bare value such as `0"é"`
+//    (TOML 1.0 allows no non-ASCII character there, so rejecting it loses nothing: toml++
+//    would report an error too, after running into the undefined behaviour);
 //  - right after a backslash in a basic string (an invalid escape in any case);
 //  - the first character after a line-ending backslash in a multi-line basic string, which is
 //    valid TOML: that one is refused with the escape to write instead.
@@ -320,7 +322,7 @@ std::optional<std::pair<SourcePosition, std::string>> check_parser_hazards(std::
           value_expected = !nesting.empty() ? nesting.back() == '[' : c == '}' || value_expected;
         } else if (c == ',') {
           value_expected = nesting.empty() || nesting.back() != '{';
-        } else if (c != ' ' && c != '\t' && c != '\r' && c != '.' && value_expected) {
+        } else if (c != ' ' && c != '\t' && c != '\r' && value_expected) {
           in_bare_value = true;
         }
         at.advance();
@@ -378,9 +380,10 @@ std::optional<std::pair<SourcePosition, std::string>> check_parser_hazards(std::
               at.advance();
             }
             if (!at.done() && !at.ascii()) {
-              return hazard("a non-ASCII character cannot start the text after a line-ending "
-                            "backslash; write it as " +
-                            escape_for(at.code_point()));
+              return hazard(
+                  "a non-ASCII character cannot start the text after a line-ending "
+                  "backslash; write it as " +
+                  escape_for(at.code_point()));
             }
             break;
           }

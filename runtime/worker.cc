@@ -84,6 +84,9 @@ void Worker::run() {
     io_uring_cq_advance(ring, seen);
     flush_log();
   }
+  // The last turn may have queued closes of drained connections: they must reach the kernel,
+  // or those sockets would stay open until the process exits.
+  io_uring_submit(ring);
   // Log lines still queued go out before the thread ends.
   while (log_.has_pending() || log_.writing()) {
     std::string_view rest = log_.writing() ? log_.finish_write(0) : log_.start_write();
@@ -96,7 +99,10 @@ void Worker::run() {
 }
 
 bool Worker::finished() const {
-  return draining_ && public_connections_ == 0 && !accept_armed_[kPublic];
+  if (!draining_ || accept_armed_[kPublic] || public_connections_ != 0) return false;
+  // The admin listener's worker stays until every worker has drained, so /readyz keeps
+  // answering 503 meanwhile (its tick notices when the last connection is gone).
+  return listeners_[kAdmin] < 0 || shared_.connections.load(std::memory_order_relaxed) == 0;
 }
 
 void Worker::dispatch(io_uring_cqe* cqe) {

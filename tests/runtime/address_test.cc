@@ -41,8 +41,7 @@ TEST(ParseSocketAddress, WildcardsAndPortBounds) {
 
 TEST(ParseSocketAddress, PrintsTheCanonicalForm) {
   // IPv6 text has many spellings; to_string prints the RFC 5952 one, which parses back equal.
-  const std::optional<SocketAddress> address =
-      parse_socket_address("[2001:DB8:0:0:0:0:0:1]:443");
+  const std::optional<SocketAddress> address = parse_socket_address("[2001:DB8:0:0:0:0:0:1]:443");
   ASSERT_TRUE(address.has_value());
   EXPECT_EQ(address->to_string(), "[2001:db8::1]:443");
   EXPECT_EQ(parse_socket_address(address->to_string())->to_string(), "[2001:db8::1]:443");

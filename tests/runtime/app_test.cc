@@ -56,7 +56,8 @@ EDGEFN_MODULE(test_probe, "test-probe", "app_test's probe module", &ProbeModule:
 Manifest parse(std::string_view text, std::string_view path = "edgefn.toml") {
   std::vector<Diagnostic> errors;
   std::optional<Manifest> manifest = parse_manifest(text, path, errors);
-  for (const Diagnostic& error : errors) ADD_FAILURE() << error.to_string();
+  for (const Diagnostic& error : errors)
+    ADD_FAILURE() << error.to_string();
   if (!manifest) return Manifest{};
   return std::move(*manifest);
 }
@@ -67,14 +68,16 @@ std::vector<std::string> build_errors(std::string_view text) {
   const std::unique_ptr<const App> app = build_app(parse(text), errors);
   EXPECT_EQ(app, nullptr);
   std::vector<std::string> lines;
-  for (const Diagnostic& error : errors) lines.push_back(error.to_string());
+  for (const Diagnostic& error : errors)
+    lines.push_back(error.to_string());
   return lines;
 }
 
 std::unique_ptr<const App> build_ok(Manifest manifest) {
   std::vector<Diagnostic> errors;
   std::unique_ptr<const App> app = build_app(std::move(manifest), errors);
-  for (const Diagnostic& error : errors) ADD_FAILURE() << error.to_string();
+  for (const Diagnostic& error : errors)
+    ADD_FAILURE() << error.to_string();
   return app;
 }
 
@@ -98,7 +101,8 @@ Routed route(const App& app, std::string_view host, std::string_view method,
 TEST(BuildApp, ExampleManifestBuilds) {
   std::vector<Diagnostic> errors;
   std::optional<Manifest> manifest = load_manifest(EDGEFN_DEPLOY_DIR "/edgefn.toml", errors);
-  for (const Diagnostic& error : errors) ADD_FAILURE() << error.to_string();
+  for (const Diagnostic& error : errors)
+    ADD_FAILURE() << error.to_string();
   ASSERT_TRUE(manifest.has_value());
   const std::unique_ptr<const App> app = build_ok(std::move(*manifest));
   ASSERT_NE(app, nullptr);
@@ -192,12 +196,13 @@ TEST(BuildApp, UnknownModuleListsTheRegisteredOnes) {
   const std::string names = functions::Registry::instance().names();
   // The built-in modules are all linked into this test, in sorted order.
   EXPECT_NE(names.find("echo, hello, static"), std::string::npos) << names;
-  EXPECT_EQ(build_errors(R"([functions.a]
+  EXPECT_EQ(
+      build_errors(R"([functions.a]
 routes = ["GET /a"]
 module = "helo"
 )"),
-            Lines{"edgefn.toml:3:10: functions.a.module: unknown module \"helo\"; this binary has: " +
-                  names});
+      Lines{"edgefn.toml:3:10: functions.a.module: unknown module \"helo\"; this binary has: " +
+            names});
 }
 
 TEST(BuildApp, InitFailureIsReportedAtTheConfig) {
@@ -207,14 +212,15 @@ routes = ["GET /a"]
 config = { fail = "answer: must be 42" }
 )"),
             Lines{"edgefn.toml:4:10: functions.a.config: answer: must be 42"});
-  EXPECT_EQ(build_errors(R"([functions.a]
+  EXPECT_EQ(
+      build_errors(R"([functions.a]
 module = "test-probe"
 routes = ["GET /a"]
 
 [functions.a.config]
 fail = ""
 )"),
-            Lines{R"(edgefn.toml:5:1: functions.a.config: module "test-probe" failed to initialize)"});
+      Lines{R"(edgefn.toml:5:1: functions.a.config: module "test-probe" failed to initialize)"});
 }
 
 TEST(BuildApp, InitFailureWithoutConfigIsReportedAtTheFunction) {
@@ -239,7 +245,8 @@ config = { status = 200 }
 }
 
 TEST(BuildApp, RouteConflictNamesTheOtherRouteByItsKey) {
-  EXPECT_EQ(build_errors(R"([functions.a]
+  EXPECT_EQ(
+      build_errors(R"([functions.a]
 module = "test-probe"
 routes = ["GET /x", "GET /items/:id"]
 config = { ok = true }
@@ -249,7 +256,8 @@ module = "test-probe"
 routes = ["POST /items/:id", "GET /items/:item"]
 config = { ok = true }
 )"),
-            Lines{R"(edgefn.toml:8:30: functions.b.routes[1]: conflicts with functions.a.routes[1] "GET /items/:id" (line 3))"});
+      Lines{
+          R"(edgefn.toml:8:30: functions.b.routes[1]: conflicts with functions.a.routes[1] "GET /items/:id" (line 3))"});
 }
 
 TEST(BuildApp, SamePatternOnDifferentHostsIsNoConflict) {
@@ -300,16 +308,18 @@ config = { fail = "second failure" }
                                                    errors);
   EXPECT_EQ(app, nullptr);
   std::vector<std::string> lines;
-  for (const Diagnostic& error : errors) lines.push_back(error.to_string());
-  EXPECT_EQ(lines,
-            (Lines{
-                "other.toml:9:9: kept",
-                "edgefn.toml:4:10: functions.a.config: first failure",
-                "edgefn.toml:7:10: functions.b.module: unknown module \"nope\"; this binary has: " +
-                    functions::Registry::instance().names(),
-                R"(edgefn.toml:8:11: functions.b.routes[0]: conflicts with functions.a.routes[0] "GET /dup" (line 3))",
-                "edgefn.toml:13:10: functions.c.config: second failure",
-            }));
+  for (const Diagnostic& error : errors)
+    lines.push_back(error.to_string());
+  EXPECT_EQ(
+      lines,
+      (Lines{
+          "other.toml:9:9: kept",
+          "edgefn.toml:4:10: functions.a.config: first failure",
+          "edgefn.toml:7:10: functions.b.module: unknown module \"nope\"; this binary has: " +
+              functions::Registry::instance().names(),
+          R"(edgefn.toml:8:11: functions.b.routes[0]: conflicts with functions.a.routes[0] "GET /dup" (line 3))",
+          "edgefn.toml:13:10: functions.c.config: second failure",
+      }));
 }
 
 }  // namespace

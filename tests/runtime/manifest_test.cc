@@ -29,14 +29,16 @@ std::vector<std::string> errors_of(std::string_view text) {
   const std::optional<Manifest> manifest = parse_manifest(text, "edgefn.toml", errors);
   EXPECT_FALSE(manifest.has_value()) << "expected the manifest to be rejected";
   std::vector<std::string> lines;
-  for (const Diagnostic& error : errors) lines.push_back(error.to_string());
+  for (const Diagnostic& error : errors)
+    lines.push_back(error.to_string());
   return lines;
 }
 
 Manifest parse_ok(std::string_view text, std::string_view path = "edgefn.toml") {
   std::vector<Diagnostic> errors;
   std::optional<Manifest> manifest = parse_manifest(text, path, errors);
-  for (const Diagnostic& error : errors) ADD_FAILURE() << error.to_string();
+  for (const Diagnostic& error : errors)
+    ADD_FAILURE() << error.to_string();
   if (!manifest) {
     ADD_FAILURE() << "manifest rejected";
     return Manifest{};
@@ -249,9 +251,9 @@ max_body_bytes = 0
 
 TEST(Manifest, ExampleManifestParses) {
   std::vector<Diagnostic> errors;
-  const std::optional<Manifest> manifest =
-      load_manifest(EDGEFN_DEPLOY_DIR "/edgefn.toml", errors);
-  for (const Diagnostic& error : errors) ADD_FAILURE() << error.to_string();
+  const std::optional<Manifest> manifest = load_manifest(EDGEFN_DEPLOY_DIR "/edgefn.toml", errors);
+  for (const Diagnostic& error : errors)
+    ADD_FAILURE() << error.to_string();
   ASSERT_TRUE(manifest.has_value());
   EXPECT_EQ(manifest->dir, EDGEFN_DEPLOY_DIR);
   EXPECT_EQ(manifest->server.listen.to_string(), "0.0.0.0:8080");
@@ -272,8 +274,7 @@ TEST(Diagnostic, ToString) {
             "a.toml:3:7: server.workers: bad");
   EXPECT_EQ((Diagnostic{"a.toml", {1, 2}, "", "syntax"}).to_string(), "a.toml:1:2: syntax");
   EXPECT_EQ((Diagnostic{"a.toml", {}, "", "cannot open"}).to_string(), "a.toml: cannot open");
-  EXPECT_EQ((Diagnostic{"a.toml", {}, "functions", "none"}).to_string(),
-            "a.toml: functions: none");
+  EXPECT_EQ((Diagnostic{"a.toml", {}, "functions", "none"}).to_string(), "a.toml: functions: none");
 }
 
 TEST(ManifestErrors, NoFunctions) {
@@ -397,26 +398,29 @@ drain_timeout = "3601s"
 )";
   text += kHello;
   text += "max_body_bytes = -1\n";
-  EXPECT_EQ(errors_of(text),
-            (Lines{
-                "edgefn.toml:2:11: server.workers: must be between 0 and 1024; got 1025",
-                "edgefn.toml:3:19: server.max_connections: must be between 1 and 1000000; got 0",
-                R"(edgefn.toml:4:20: server.max_header_bytes: must be between 1KiB and 1MiB; got "2MiB")",
-                "edgefn.toml:5:18: server.max_body_bytes: must be between 0 and 1GiB; got "
-                "1073741825",
-                R"(edgefn.toml:6:18: server.header_timeout: must be more than 0 and at most 1h; got "0s")",
-                R"(edgefn.toml:7:16: server.idle_timeout: must be more than 0 and at most 1h; got "61m")",
-                R"(edgefn.toml:8:17: server.drain_timeout: must be more than 0 and at most 1h; got "3601s")",
-                "edgefn.toml:13:18: functions.hello.max_body_bytes: must be between 0 and 1GiB; "
-                "got -1",
-            }));
+  EXPECT_EQ(
+      errors_of(text),
+      (Lines{
+          "edgefn.toml:2:11: server.workers: must be between 0 and 1024; got 1025",
+          "edgefn.toml:3:19: server.max_connections: must be between 1 and 1000000; got 0",
+          R"(edgefn.toml:4:20: server.max_header_bytes: must be between 1KiB and 1MiB; got "2MiB")",
+          "edgefn.toml:5:18: server.max_body_bytes: must be between 0 and 1GiB; got "
+          "1073741825",
+          R"(edgefn.toml:6:18: server.header_timeout: must be more than 0 and at most 1h; got "0s")",
+          R"(edgefn.toml:7:16: server.idle_timeout: must be more than 0 and at most 1h; got "61m")",
+          R"(edgefn.toml:8:17: server.drain_timeout: must be more than 0 and at most 1h; got "3601s")",
+          "edgefn.toml:13:18: functions.hello.max_body_bytes: must be between 0 and 1GiB; "
+          "got -1",
+      }));
 }
 
 TEST(ManifestErrors, TargetLimitIsCheckedAgainstTheHeaderLimit) {
   std::string text = "[server]\nmax_target_bytes = \"8KiB\"\nmax_header_bytes = \"4KiB\"\n";
   text += kHello;
-  EXPECT_EQ(errors_of(text),
-            Lines{R"(edgefn.toml:2:20: server.max_target_bytes: must be between 256 bytes and max_header_bytes (4KiB); got "8KiB")"});
+  EXPECT_EQ(
+      errors_of(text),
+      Lines{
+          R"(edgefn.toml:2:20: server.max_target_bytes: must be between 256 bytes and max_header_bytes (4KiB); got "8KiB")"});
 
   text = "[server]\nmax_target_bytes = 255\n";
   text += kHello;
@@ -427,10 +431,12 @@ TEST(ManifestErrors, TargetLimitIsCheckedAgainstTheHeaderLimit) {
   // An invalid header limit is reported on its own; the target is then checked against 1MiB.
   text = "[server]\nmax_header_bytes = 10\nmax_target_bytes = \"2MiB\"\n";
   text += kHello;
-  EXPECT_EQ(errors_of(text),
-            (Lines{"edgefn.toml:2:20: server.max_header_bytes: must be between 1KiB and 1MiB; "
-                   "got 10",
-                   R"(edgefn.toml:3:20: server.max_target_bytes: must be between 256 bytes and max_header_bytes (1MiB); got "2MiB")"}));
+  EXPECT_EQ(
+      errors_of(text),
+      (Lines{
+          "edgefn.toml:2:20: server.max_header_bytes: must be between 1KiB and 1MiB; "
+          "got 10",
+          R"(edgefn.toml:3:20: server.max_target_bytes: must be between 256 bytes and max_header_bytes (1MiB); got "2MiB")"}));
 }
 
 TEST(ManifestErrors, BadAddresses) {
@@ -469,7 +475,8 @@ TEST(ManifestErrors, ListenersMustNotOverlap) {
 }
 
 TEST(ManifestErrors, MissingAndMistypedFunctionKeys) {
-  EXPECT_EQ(errors_of(R"([functions.a]
+  EXPECT_EQ(
+      errors_of(R"([functions.a]
 module = 1
 routes = "GET /"
 [functions.b]
@@ -477,14 +484,14 @@ routes = []
 [functions.c]
 host = "example.com"
 )"),
-            (Lines{
-                "edgefn.toml:2:10: functions.a.module: expected a string, got an integer",
-                R"(edgefn.toml:3:10: functions.a.routes: expected an array of routes such as ["GET /hello"], got a string)",
-                R"(edgefn.toml:4:1: functions.b: missing required key "module")",
-                R"(edgefn.toml:5:10: functions.b.routes: expected at least one route such as "GET /hello")",
-                R"(edgefn.toml:6:1: functions.c: missing required key "module")",
-                R"(edgefn.toml:6:1: functions.c: missing required key "routes")",
-            }));
+      (Lines{
+          "edgefn.toml:2:10: functions.a.module: expected a string, got an integer",
+          R"(edgefn.toml:3:10: functions.a.routes: expected an array of routes such as ["GET /hello"], got a string)",
+          R"(edgefn.toml:4:1: functions.b: missing required key "module")",
+          R"(edgefn.toml:5:10: functions.b.routes: expected at least one route such as "GET /hello")",
+          R"(edgefn.toml:6:1: functions.c: missing required key "module")",
+          R"(edgefn.toml:6:1: functions.c: missing required key "routes")",
+      }));
   EXPECT_EQ(errors_of("[functions]\nhello = \"hello\"\n"),
             Lines{"edgefn.toml:2:9: functions.hello: expected a table, got a string"});
 }
@@ -556,11 +563,14 @@ host = 1
   // The longest legal label and name pass.
   const std::string label(63, 'a');
   const std::string name = label + "." + label + "." + label + "." + std::string(61, 'b');
-  std::string text = "[functions.a]\nmodule = \"echo\"\nroutes = [\"GET /\"]\nhost = \"" + name +
-                     "\"\n";
+  std::string text =
+      "[functions.a]\nmodule = \"echo\"\nroutes = [\"GET /\"]\nhost = \"" + name + "\"\n";
   EXPECT_EQ(parse_ok(text).functions.at(0).host, name);
   text = "[functions.a]\nmodule = \"echo\"\nroutes = [\"GET /\"]\nhost = \"" + name + "b\"\n";
-  EXPECT_EQ(errors_of(text), Lines{R"(edgefn.toml:4:8: functions.a.host: expected a host name such as "api.example.com")"});
+  EXPECT_EQ(
+      errors_of(text),
+      Lines{
+          R"(edgefn.toml:4:8: functions.a.host: expected a host name such as "api.example.com")"});
 }
 
 TEST(ManifestErrors, BadConfigValues) {
@@ -589,7 +599,8 @@ config = "greeting=hi"
 }
 
 TEST(ManifestErrors, FunctionNames) {
-  EXPECT_EQ(errors_of(R"([functions."hello world"]
+  EXPECT_EQ(
+      errors_of(R"([functions."hello world"]
 module = "hello"
 routes = ["GET /"]
 [functions."café"]
@@ -599,12 +610,13 @@ routes = ["GET /c"]
 module = "hello"
 routes = ["GET /e"]
 )"),
-            (Lines{
-                R"(edgefn.toml:1:12: functions."hello world": a function name may contain only letters, digits, '_' and '-')",
-                R"(edgefn.toml:4:12: functions."café": a function name may contain only letters, digits, '_' and '-')",
-                R"(edgefn.toml:7:12: functions."": a function name may contain only letters, digits, '_' and '-')",
-            }));
-  const Manifest manifest = parse_ok("[functions.Fn_2-b]\nmodule = \"hello\"\nroutes = [\"GET /\"]\n");
+      (Lines{
+          R"(edgefn.toml:1:12: functions."hello world": a function name may contain only letters, digits, '_' and '-')",
+          R"(edgefn.toml:4:12: functions."café": a function name may contain only letters, digits, '_' and '-')",
+          R"(edgefn.toml:7:12: functions."": a function name may contain only letters, digits, '_' and '-')",
+      }));
+  const Manifest manifest =
+      parse_ok("[functions.Fn_2-b]\nmodule = \"hello\"\nroutes = [\"GET /\"]\n");
   EXPECT_EQ(manifest.functions.at(0).name, "Fn_2-b");
 }
 
@@ -615,20 +627,25 @@ TEST(ManifestErrors, EveryErrorInOneRunInFileOrder) {
       load_manifest(EDGEFN_TESTDATA_DIR "/broken.toml", errors);
   EXPECT_FALSE(manifest.has_value());
   std::vector<std::string> lines;
-  for (const Diagnostic& error : errors) lines.push_back(error.to_string());
+  for (const Diagnostic& error : errors)
+    lines.push_back(error.to_string());
   const std::string file = EDGEFN_TESTDATA_DIR "/broken.toml";
   EXPECT_EQ(
       lines,
       (Lines{
           "earlier.toml:1:1: kept",  // errors already in the vector stay first and untouched
-          file + R"(:5:10: server.listen: expected an address such as "0.0.0.0:8080" or "[::1]:8080")",
+          file +
+              R"(:5:10: server.listen: expected an address such as "0.0.0.0:8080" or "[::1]:8080")",
           file + ":6:11: server.workers: expected an integer, got a string",
-          file + R"(:7:18: server.max_body_bytes: expected a size such as 16384 or "16KiB" (units: B, KiB, MiB, GiB, kB, MB, GB))",
-          file + R"(:8:16: server.idle_timeout: expected a duration such as "250ms" or "30s", got an integer)",
+          file +
+              R"(:7:18: server.max_body_bytes: expected a size such as 16384 or "16KiB" (units: B, KiB, MiB, GiB, kB, MB, GB))",
+          file +
+              R"(:8:16: server.idle_timeout: expected a duration such as "250ms" or "30s", got an integer)",
           file + ":9:1: server.keepalive: unknown key; expected one of: listen, admin, workers, "
                  "max_connections, max_header_bytes, max_target_bytes, max_body_bytes, "
                  "header_timeout, idle_timeout, drain_timeout",
-          file + R"(:13:25: functions.hello.routes[1]: unknown method "get"; expected one of: GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS)",
+          file +
+              R"(:13:25: functions.hello.routes[1]: unknown method "get"; expected one of: GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS)",
           file + ":14:23: functions.hello.config.greeting: expected a string, integer, float, "
                  "boolean or array of strings, got a table",
           file + R"(:16:1: functions.orders: missing required key "routes")",
@@ -636,7 +653,8 @@ TEST(ManifestErrors, EveryErrorInOneRunInFileOrder) {
                  "host, config, max_body_bytes",
           file + ":19:8: functions.orders.host: a host takes no port; the router ignores the "
                  "request's port",
-          file + R"(:20:18: functions.orders.max_body_bytes: expected a size such as 16384 or "16KiB" (units: B, KiB, MiB, GiB, kB, MB, GB))",
+          file +
+              R"(:20:18: functions.orders.max_body_bytes: expected a size such as 16384 or "16KiB" (units: B, KiB, MiB, GiB, kB, MB, GB))",
       }));
 }
 
@@ -655,7 +673,8 @@ TEST(ManifestErrors, InvalidUtf8) {
   // Overlong encoding of '/', a UTF-16 surrogate, and a code point above U+10FFFF.
   EXPECT_EQ(errors_of("\xc0\xaf"), Lines{"edgefn.toml:1:1: the manifest is not valid UTF-8"});
   EXPECT_EQ(errors_of("\n\xed\xa0\x80"), Lines{"edgefn.toml:2:1: the manifest is not valid UTF-8"});
-  EXPECT_EQ(errors_of("\xf4\x90\x80\x80"), Lines{"edgefn.toml:1:1: the manifest is not valid UTF-8"});
+  EXPECT_EQ(errors_of("\xf4\x90\x80\x80"),
+            Lines{"edgefn.toml:1:1: the manifest is not valid UTF-8"});
   EXPECT_EQ(errors_of("\xe2\x82"), Lines{"edgefn.toml:1:1: the manifest is not valid UTF-8"});
   // The largest code point and a 4-byte character are fine.
   std::string text = "# \xf4\x8f\xbf\xbf \xf0\x9f\x98\x80\n";
@@ -681,6 +700,13 @@ TEST(ManifestErrors, NonAsciiWhereTomlplusplusWouldMisbehave) {
                   "comment"});
   EXPECT_EQ(errors_of("[server]\nworkers = 4\u00e9\n"),
             Lines{"edgefn.toml:2:12: a non-ASCII character may appear only inside a string or a "
+                  "comment"});
+  // A quote glued to a number starts no string for toml++, which scans the token to its end.
+  EXPECT_EQ(errors_of("a =0\"\"\"\"x\\.5.\u00c9\"=\n"),
+            Lines{"edgefn.toml:1:14: a non-ASCII character may appear only inside a string or a "
+                  "comment"});
+  EXPECT_EQ(errors_of("a = 1.\"\u00e9\"\n"),
+            Lines{"edgefn.toml:1:8: a non-ASCII character may appear only inside a string or a "
                   "comment"});
   EXPECT_EQ(errors_of("a = \"x\\\u00e9\"\n"),
             Lines{"edgefn.toml:1:8: invalid escape: '\\' followed by a non-ASCII character"});
@@ -716,10 +742,28 @@ config = { greeting = "Grüß dich", "clé" = 'été', body = """
   EXPECT_EQ(function.config.values().at("raw"), api::ConfigValue(std::string("ß")));
 }
 
+TEST(Manifest, NonAsciiQuotedKeysAndNestedValuesAreFine) {
+  const Manifest manifest = parse_ok(R"([functions."a"]
+module = "echo"
+routes = [
+  "GET /a", # é
+  "GET /ä",
+]
+config."clé" = "x"
+config.list = ["é", 'ü']
+)");
+  const FunctionConfig& function = manifest.functions.at(0);
+  EXPECT_EQ(function.routes.at(1).pattern, "/ä");
+  EXPECT_EQ(function.config.values().at("clé"), api::ConfigValue(std::string("x")));
+  EXPECT_EQ(function.config.values().at("list"),
+            api::ConfigValue(std::vector<std::string>{"é", "ü"}));
+}
+
 TEST(Manifest, ByteOrderMarkIsSkipped) {
   std::string text = "\xef\xbb\xbf";
   text += "[functions.a]\nmodule = 1\nroutes = [\"GET /\"]\n";
-  EXPECT_EQ(errors_of(text), Lines{"edgefn.toml:2:10: functions.a.module: expected a string, got an integer"});
+  EXPECT_EQ(errors_of(text),
+            Lines{"edgefn.toml:2:10: functions.a.module: expected a string, got an integer"});
 }
 
 TEST(ManifestErrors, LargerThanOneMiB) {
