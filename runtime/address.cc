@@ -42,7 +42,11 @@ std::string SocketAddress::to_string() const {
   if (family() == AF_INET6) {
     const auto* in6 = reinterpret_cast<const sockaddr_in6*>(&storage);
     inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host);
-    return "[" + std::string(host) + "]:" + std::to_string(port());
+    std::string text = "[";
+    text += host;
+    text += "]:";
+    text += std::to_string(port());
+    return text;
   }
   // Not an address parse_socket_address made (e.g. default-constructed): nothing to print.
   return std::string();

@@ -69,7 +69,9 @@ std::unique_ptr<const App> build_app(Manifest manifest, std::vector<Diagnostic>&
 
     if (const api::ModuleSpec* spec = registry.find(declared.module)) {
       std::string error;
-      function.module = spec->create(function.config, error);
+      // The manifest's copy of the config moves into the App with its vector's buffer, so it
+      // outlives the module even if a module keeps a reference to it.
+      function.module = spec->create(declared.config, error);
       if (!function.module) {
         // A config problem points at the config table; a module that needs a config the
         // author did not write points at the function.

@@ -27,7 +27,8 @@ struct Function {
 class App {
  public:
   App(Manifest manifest, std::vector<Function> functions, router::RouteTable routes)
-      : manifest_(std::move(manifest)), functions_(std::move(functions)),
+      : manifest_(std::move(manifest)),
+        functions_(std::move(functions)),
         routes_(std::move(routes)) {}
 
   const Manifest& manifest() const { return manifest_; }

@@ -2,14 +2,16 @@
 #include "runtime/cli.h"
 
 #include <signal.h>
+#include <sys/signalfd.h>
 
+#include <cerrno>
 #include <charconv>
 #include <cstdio>
+#include <cstring>
 
 #include "functions/registry.h"
 #include "runtime/log.h"
 #include "runtime/server.h"
-#include "runtime/uring.h"
 
 namespace edgefn::runtime {
 
@@ -167,26 +169,25 @@ int run_serve(const CommandLine& command, const ProcessInfo& process) {
     }
     set_log_level(level);
   }
-  if (std::string problem = probe_io_uring(); !problem.empty()) {
-    std::fprintf(stderr, "edgefn: %s\n", problem.c_str());
-    LogLine line(LogLevel::kError, "io_uring unavailable");
-    line.field("error", problem);
-    write_log_line(line);
-    return 1;
-  }
   std::unique_ptr<const App> app = load_app(command);
   if (!app) return 1;
   const Duration drain_timeout = app->server().drain_timeout;
 
-  // Workers inherit this mask: signals reach only the main thread's sigwait, and a peer that
-  // resets a connection never raises SIGPIPE.
+  // Every thread inherits this mask; the signals arrive through a signalfd that the first
+  // worker reads on its ring, and a peer that resets a connection never raises SIGPIPE.
   sigset_t signals;
   sigemptyset(&signals);
   for (int signal_number : {SIGTERM, SIGINT, SIGHUP, SIGPIPE})
     sigaddset(&signals, signal_number);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  sigdelset(&signals, SIGPIPE);
+  const int signal_fd = signalfd(-1, &signals, SFD_CLOEXEC);
+  if (signal_fd < 0) {
+    std::fprintf(stderr, "edgefn: signalfd: %s\n", std::strerror(errno));
+    return 1;
+  }
 
-  Server server(std::move(app));
+  Server server(std::move(app), signal_fd);
   std::string error;
   if (!server.start(error)) {
     std::fprintf(stderr, "edgefn: %s\n", error.c_str());
@@ -210,28 +211,11 @@ int run_serve(const CommandLine& command, const ProcessInfo& process) {
     write_log_line(line);
   }
 
-  for (;;) {
-    int signal_number = 0;
-    if (sigwait(&signals, &signal_number) != 0) continue;
-    if (signal_number == SIGPIPE) continue;
-    if (signal_number == SIGHUP) {
-      log_message(LogLevel::kWarn, "SIGHUP ignored: manifest reload is not part of this version");
-      continue;
-    }
-    break;  // SIGTERM or SIGINT
-  }
-  {
-    LogLine line(LogLevel::kInfo, "draining");
-    line.field("connections", server.open_connections());
-    write_log_line(line);
-  }
-  server.drain();
-  if (!server.wait(drain_timeout)) {
+  if (server.run() == Worker::Exit::kDrainTimeout) {
     LogLine line(LogLevel::kWarn, "drain timeout: closing remaining connections");
     line.field("connections", server.open_connections());
     write_log_line(line);
-    std::fflush(stdout);
-    std::_Exit(0);
+    std::_Exit(0);  // the other workers' threads are still serving their last connections
   }
   log_message(LogLevel::kInfo, "stopped");
   return 0;

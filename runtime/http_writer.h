@@ -10,9 +10,9 @@
 namespace edgefn::runtime::http {
 
 struct ResponseFraming {
-  std::string_view date;  // IMF-fixdate from DateClock
-  int http_minor = 1;     // 0: HTTP/1.0 peer
-  bool head = false;      // HEAD request: headers only
+  std::string_view date;   // IMF-fixdate from DateClock
+  int http_minor = 1;      // 0: HTTP/1.0 peer
+  bool head = false;       // HEAD request: headers only
   bool keep_alive = true;  // false: "Connection: close"
 };
 

@@ -33,13 +33,13 @@ struct Diagnostic {
 
 // [server]. Defaults are the values used when a key is absent.
 struct ServerConfig {
-  SocketAddress listen;                 // "0.0.0.0:8080"
-  SocketAddress admin;                  // "127.0.0.1:9901"
-  unsigned workers = 0;                 // 0 = one per core
-  std::uint32_t max_connections = 10000;  // per process; beyond: accept then close
-  std::uint64_t max_header_bytes = 16 * 1024;   // request line + headers -> 431
-  std::uint64_t max_target_bytes = 8 * 1024;    // request target -> 414
-  std::uint64_t max_body_bytes = 1024 * 1024;   // default for every function -> 413
+  SocketAddress listen;                                // "0.0.0.0:8080"
+  SocketAddress admin;                                 // "127.0.0.1:9901"
+  unsigned workers = 0;                                // 0 = one per core
+  std::uint32_t max_connections = 10000;               // per process; beyond: accept then close
+  std::uint64_t max_header_bytes = 16 * 1024;          // request line + headers -> 431
+  std::uint64_t max_target_bytes = 8 * 1024;           // request target -> 414
+  std::uint64_t max_body_bytes = 1024 * 1024;          // default for every function -> 413
   Duration header_timeout = std::chrono::seconds(10);  // head incomplete -> 408, close
   Duration idle_timeout = std::chrono::seconds(30);    // idle keep-alive -> close
   Duration drain_timeout = std::chrono::seconds(30);   // SIGTERM: in-flight work gets this long

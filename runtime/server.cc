@@ -3,6 +3,7 @@
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sched.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -29,13 +30,14 @@ constexpr int kListenBacklog = 4096;
 
 }  // namespace
 
-Server::Server(std::unique_ptr<const App> app) : app_(std::move(app)) {
+Server::Server(std::unique_ptr<const App> app, int signal_fd)
+    : app_(std::move(app)), signal_fd_(signal_fd) {
   shared_.app = app_.get();
   shared_.functions_json = functions_json(*app_);
 }
 
 Server::~Server() {
-  if (!threads_.empty()) {
+  if (running_) {
     drain();
     stop_threads();
   }
@@ -65,10 +67,24 @@ bool Server::bind_listener(const SocketAddress& address, bool reuse_port, int& f
   return true;
 }
 
+namespace {
+
+unsigned default_worker_count() {
+  // One per CPU this process may run on: a cpuset (container limits, taskset) counts, not the
+  // machine's total.
+  cpu_set_t allowed;
+  CPU_ZERO(&allowed);
+  if (sched_getaffinity(0, sizeof allowed, &allowed) == 0) {
+    return std::max(1, CPU_COUNT(&allowed));
+  }
+  return std::max(1u, std::thread::hardware_concurrency());
+}
+
+}  // namespace
+
 bool Server::start(std::string& error) {
   const ServerConfig& config = app_->server();
-  unsigned count = config.workers;
-  if (count == 0) count = std::max(1u, std::thread::hardware_concurrency());
+  const unsigned count = config.workers == 0 ? default_worker_count() : config.workers;
 
   // The first socket resolves port 0; the others join its port through SO_REUSEPORT.
   std::vector<int> listeners;
@@ -91,10 +107,14 @@ bool Server::start(std::string& error) {
   }
 
   for (unsigned i = 0; i < count; ++i) {
-    workers_.push_back(std::make_unique<Worker>(i, shared_, listeners[i], i == 0 ? admin_fd : -1));
+    workers_.push_back(std::make_unique<Worker>(i, shared_, listeners[i], i == 0 ? admin_fd : -1,
+                                                i == 0 ? signal_fd_ : -1));
+    shared_.workers.push_back(workers_.back().get());
   }
+  signal_fd_ = -1;  // the first worker owns it now
+  running_ = true;
   StartLatch latch;
-  for (unsigned i = 0; i < count; ++i) {
+  for (unsigned i = 1; i < count; ++i) {
     threads_.emplace_back([this, i, &latch] {
       std::string setup_error;
       const bool ok = workers_[i]->setup(setup_error);
@@ -106,14 +126,15 @@ bool Server::start(std::string& error) {
         }
       }
       latch.ready.notify_one();
-      // A worker whose setup failed still waits for the drain the main thread then starts.
+      // A worker whose setup failed ends here; start() then stops the others.
       if (ok) workers_[i]->run();
-      finished_.fetch_add(1);
-      finished_.notify_all();
     });
   }
+  std::string first_error;
+  const bool first_ok = workers_[0]->setup(first_error);
   std::unique_lock lock(latch.mutex);
-  latch.ready.wait(lock, [&] { return latch.started == count; });
+  latch.ready.wait(lock, [&] { return latch.started == count - 1; });
+  if (!first_ok) latch.error = first_error;
   if (!latch.error.empty()) {
     error = latch.error;
     lock.unlock();
@@ -124,24 +145,16 @@ bool Server::start(std::string& error) {
   return true;
 }
 
+Worker::Exit Server::run() {
+  const Worker::Exit exit = workers_[0]->run();
+  if (exit == Worker::Exit::kDrained) stop_threads();
+  return exit;
+}
+
 void Server::drain() {
   shared_.draining.store(true);
   for (auto& worker : workers_)
     worker->wake();
-}
-
-bool Server::wait(std::chrono::steady_clock::duration timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  const unsigned total = static_cast<unsigned>(threads_.size());
-  unsigned done = finished_.load();
-  while (done < total) {
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    // Polled: the main thread has nothing else to do, and atomic wait has no timeout.
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    done = finished_.load();
-  }
-  stop_threads();
-  return true;
 }
 
 void Server::stop_threads() {
@@ -149,6 +162,7 @@ void Server::stop_threads() {
     if (thread.joinable()) thread.join();
   }
   threads_.clear();
+  running_ = false;
 }
 
 }  // namespace edgefn::runtime

@@ -1,5 +1,6 @@
-// Server: owns the App, the listeners and the worker threads. main() builds one from a frozen
-// manifest; tests can build one in-process on port 0.
+// Server: owns the App, the listeners and the workers. main() builds one from a frozen manifest
+// and runs the first worker on its own thread (one thread fewer to start); the other workers get
+// threads of their own. Tests can build one in-process on port 0.
 #pragma once
 
 #include <chrono>
@@ -16,25 +17,32 @@ namespace edgefn::runtime {
 
 class Server {
  public:
-  explicit Server(std::unique_ptr<const App> app);
+  // `signal_fd`: a signalfd for SIGTERM, SIGINT and SIGHUP (blocked in every thread) that the
+  // first worker reads; -1 when the owner stops the server with drain() instead.
+  explicit Server(std::unique_ptr<const App> app, int signal_fd = -1);
   ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
   // Binds the listeners (one SO_REUSEPORT socket per worker on the same port, so port 0 picks
-  // one free port for all), starts the workers and returns once every worker accepts. On failure
-  // returns false with `error` set and nothing left running.
+  // one free port for all), sets the first worker up on the calling thread, starts the others
+  // and returns once every worker accepts. On failure returns false with `error` set and nothing
+  // left running.
   bool start(std::string& error);
+
+  // Runs the first worker on the calling thread (the one that called start) until every worker
+  // has drained, then joins the others. kDrainTimeout: drain_timeout passed first; the other
+  // threads are still running and the caller should end the process.
+  Worker::Exit run();
 
   // The bound addresses (port 0 resolved).
   const SocketAddress& listen_address() const { return listen_address_; }
   const SocketAddress& admin_address() const { return admin_address_; }
   unsigned workers() const { return static_cast<unsigned>(workers_.size()); }
 
-  // Starts the drain: /readyz answers 503, listeners close, in-flight requests finish.
+  // Any thread: starts the drain (/readyz answers 503, listeners close, in-flight requests
+  // finish); run() returns when it is done.
   void drain();
-  // Waits for the workers to finish draining; false if `timeout` passed first.
-  bool wait(std::chrono::steady_clock::duration timeout);
   // Open public connections over all workers.
   std::uint32_t open_connections() const { return shared_.connections.load(); }
 
@@ -48,8 +56,9 @@ class Server {
   SocketAddress listen_address_;
   SocketAddress admin_address_;
   std::vector<std::unique_ptr<Worker>> workers_;
-  std::vector<std::thread> threads_;
-  std::atomic<unsigned> finished_{0};
+  std::vector<std::thread> threads_;  // workers 1..N-1
+  int signal_fd_;
+  bool running_ = false;
 };
 
 }  // namespace edgefn::runtime

@@ -2,10 +2,11 @@
 #include "runtime/uring.h"
 
 #include <sys/mman.h>
-#include <sys/socket.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 
 namespace edgefn::runtime {
@@ -30,20 +31,9 @@ constexpr struct {
 
 }  // namespace
 
-std::string probe_io_uring() {
-  io_uring ring;
-  int rc = io_uring_queue_init(4, &ring, 0);
-  if (rc < 0) {
-    std::string message = "io_uring is not available: io_uring_setup failed: " + errno_text(rc);
-    if (rc == -EPERM || rc == -ENOSYS) {
-      message +=
-          " (container runtimes' default seccomp profiles block io_uring; allow io_uring_setup, "
-          "io_uring_enter and io_uring_register, or set kernel.io_uring_disabled=0)";
-    }
-    return message;
-  }
+std::string check_ring_features(io_uring* ring) {
   std::string missing;
-  if (io_uring_probe* probe = io_uring_get_probe_ring(&ring)) {
+  if (io_uring_probe* probe = io_uring_get_probe_ring(ring)) {
     for (const auto& op : kRequiredOpcodes) {
       if (!io_uring_opcode_supported(probe, op.opcode)) {
         missing += missing.empty() ? "" : ", ";
@@ -52,39 +42,20 @@ std::string probe_io_uring() {
     }
     io_uring_free_probe(probe);
   } else {
-    missing = "opcode probe (IORING_REGISTER_PROBE, kernel >= 5.6)";
+    missing = "the opcode probe (kernel >= 5.6)";
   }
-  // Provided-buffer rings arrived in 5.19, multishot recv in 6.0: registering one tiny buffer
-  // ring answers the first; the second is checked by submitting a multishot recv on a socket.
-  if (missing.empty()) {
-    BufferRing buffers;
-    std::string error;
-    if (!buffers.init(&ring, 0, 1, 64, error)) missing = "provided-buffer rings (" + error + ")";
+  utsname system{};
+  unsigned major = 0;
+  unsigned minor = 0;
+  if (uname(&system) == 0 && std::sscanf(system.release, "%u.%u", &major, &minor) == 2 &&
+      (major < 6)) {
+    missing += missing.empty() ? "" : ", ";
+    missing += "multishot recv with provided-buffer rings (kernel >= 6.0, this is ";
+    missing += system.release;
+    missing += ")";
   }
-  if (missing.empty()) {
-    int pair[2];
-    if (socketpair(AF_UNIX, SOCK_STREAM, 0, pair) == 0) {
-      BufferRing buffers;
-      std::string error;
-      buffers.init(&ring, 1, 1, 64, error);
-      io_uring_sqe* sqe = io_uring_get_sqe(&ring);
-      io_uring_prep_recv_multishot(sqe, pair[0], nullptr, 0, 0);
-      sqe->flags |= IOSQE_BUFFER_SELECT;
-      sqe->buf_group = 1;
-      (void)!write(pair[1], "x", 1);
-      io_uring_submit_and_wait(&ring, 1);
-      io_uring_cqe* cqe = nullptr;
-      if (io_uring_peek_cqe(&ring, &cqe) == 0) {
-        if (cqe->res < 0) missing = "multishot recv (" + errno_text(cqe->res) + ", kernel >= 6.0)";
-        io_uring_cqe_seen(&ring, cqe);
-      }
-      close(pair[0]);
-      close(pair[1]);
-    }
-  }
-  io_uring_queue_exit(&ring);
-  if (!missing.empty()) return "io_uring on this kernel lacks: " + missing;
-  return {};
+  if (missing.empty()) return {};
+  return "io_uring on this kernel lacks: " + missing;
 }
 
 Ring::~Ring() {
@@ -105,11 +76,17 @@ bool Ring::init(unsigned entries, std::string& error) {
     rc = io_uring_queue_init_params(entries, &ring_, &params);
   }
   if (rc < 0) {
-    error = "io_uring_setup: " + errno_text(rc);
+    error = "io_uring is not available: io_uring_setup failed: " + errno_text(rc);
+    if (rc == -EPERM || rc == -ENOSYS) {
+      error +=
+          " (container runtimes' default seccomp profiles block io_uring: allow io_uring_setup, "
+          "io_uring_enter and io_uring_register; on the host, kernel.io_uring_disabled must be 0)";
+    }
     return false;
   }
   initialized_ = true;
-  return true;
+  error = check_ring_features(&ring_);
+  return error.empty();
 }
 
 io_uring_sqe* Ring::sqe() {

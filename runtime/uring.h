@@ -22,6 +22,7 @@ enum class Op : std::uint8_t {
   kTick,        // the worker's periodic timer
   kWake,        // eventfd read: another thread wants the worker's attention
   kLogWrite,    // the worker's log buffer reached stdout
+  kSignal,      // signalfd read: SIGTERM, SIGINT or SIGHUP (first worker only)
 };
 
 constexpr std::uint64_t make_tag(Op op, std::uint32_t index) {
@@ -34,11 +35,10 @@ constexpr std::uint32_t tag_index(std::uint64_t tag) {
   return static_cast<std::uint32_t>(tag);
 }
 
-// Checks once, at start-up, that this kernel's io_uring has what the workers use: the ring can
-// be created at all (container seccomp profiles often forbid it), the opcodes, multishot accept
-// and recv, and provided-buffer rings. Returns an empty string if so, else one message that says
-// what is missing and why that usually happens.
-std::string probe_io_uring();
+// Checks a freshly created ring for what the workers use: the opcodes (asked of the kernel), and
+// multishot accept and recv with provided-buffer rings (kernel 6.0, which has no probe bit for
+// them). Returns an empty string if all is there, else one message naming what is missing.
+std::string check_ring_features(io_uring* ring);
 
 // A worker's ring. Created and used by one thread only.
 class Ring {
@@ -48,7 +48,9 @@ class Ring {
   Ring(const Ring&) = delete;
   Ring& operator=(const Ring&) = delete;
 
-  // Sets the ring up with single-issuer, deferred task running when the kernel has them.
+  // Sets the ring up with single-issuer, deferred task running when the kernel has them, and
+  // checks its features. On failure `error` says why, including when io_uring is missing or
+  // forbidden (as container runtimes' default seccomp profiles do).
   bool init(unsigned entries, std::string& error);
 
   // A zeroed SQE; when the submission queue is full it submits first, so it never returns null.

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <sys/eventfd.h>
+#include <sys/signalfd.h>
 
 #include <atomic>
 #include <chrono>
@@ -21,10 +22,13 @@
 
 namespace edgefn::runtime {
 
+class Worker;
+
 // What every worker reads; owned by the Server, outlives the workers.
 struct SharedState {
   const App* app = nullptr;
-  std::string functions_json;  // the admin /functions page, built once
+  std::string functions_json;    // the admin /functions page, built once
+  std::vector<Worker*> workers;  // to wake them all when a drain starts
   std::atomic<bool> draining{false};
   std::atomic<std::uint32_t> connections{0};           // open public connections, all workers
   std::atomic<std::uint64_t> rejected_connections{0};  // closed at once: max_connections
@@ -32,8 +36,9 @@ struct SharedState {
 
 class Worker {
  public:
-  // `admin_fd` is -1 except on the worker that serves the admin listener.
-  Worker(unsigned id, SharedState& shared, int listen_fd, int admin_fd);
+  // `admin_fd` and `signal_fd` are -1 except on the first worker, which serves the admin
+  // listener and turns SIGTERM/SIGINT (read from the signalfd) into a drain of every worker.
+  Worker(unsigned id, SharedState& shared, int listen_fd, int admin_fd, int signal_fd);
   ~Worker();
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
@@ -41,8 +46,10 @@ class Worker {
   // Creates the ring and arms the listeners. Must run on the thread that then calls run(): the
   // ring accepts submissions from that thread only.
   bool setup(std::string& error);
-  // Serves until a drain has finished: no listener, no public connection left.
-  void run();
+  // Serves until a drain has finished: no listener, no public connection left. The first
+  // worker also returns when the drain outlives drain_timeout; the result says which.
+  enum class Exit { kDrained, kDrainTimeout };
+  Exit run();
   // Any thread: makes the worker look at SharedState (a drain started). Async-signal-safe.
   void wake();
 
@@ -71,6 +78,8 @@ class Worker {
   void on_tick();
   void arm_wake();
   void begin_drain();
+  void arm_signal();
+  void on_signal(int result);
   void flush_log();
   Connection* allocate(int fd, bool admin);
   bool finished() const;
@@ -84,6 +93,9 @@ class Worker {
   bool accept_armed_[2] = {false, false};
   int wake_fd_ = -1;
   std::uint64_t wake_value_ = 0;
+  int signal_fd_ = -1;
+  signalfd_siginfo signal_info_{};
+  std::chrono::steady_clock::time_point drain_deadline_{};
   Ring ring_;
   BufferRing buffers_;
   __kernel_timespec tick_{};
