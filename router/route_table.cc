@@ -527,16 +527,18 @@ RouteTable RouteTable::build(std::span<const RouteSpec> specs, std::vector<Route
 
     const Method method = parse_method(spec.method);
     if (method == Method::kCount) {
-      errors.push_back({i, "unknown method " + quoted(spec.method) +
-                               " (expected GET, HEAD, POST, PUT, DELETE, PATCH or OPTIONS)"});
+      errors.push_back({i,
+                        "unknown method " + quoted(spec.method) +
+                            " (expected GET, HEAD, POST, PUT, DELETE, PATCH or OPTIONS)",
+                        std::nullopt});
     }
     std::string host = spec.host;
     if (!host.empty()) {
       if (std::string problem = normalize_spec_host(host); !problem.empty()) {
-        errors.push_back({i, std::move(problem)});
+        errors.push_back({i, std::move(problem), std::nullopt});
       }
     }
-    if (!parse_pattern(spec.pattern, segments, error)) errors.push_back({i, error});
+    if (!parse_pattern(spec.pattern, segments, error)) errors.push_back({i, error, std::nullopt});
     if (errors.size() != errors_before) continue;
 
     // Only the same method clashes: an explicit HEAD beside a GET replaces the HEAD the GET
@@ -546,8 +548,10 @@ RouteTable RouteTable::build(std::span<const RouteSpec> specs, std::vector<Route
       return specs[other].method == spec.method;
     });
     if (clash != same.end()) {
-      errors.push_back({i, "conflicts with route " + std::to_string(*clash) + " " +
-                               quoted(specs[*clash].method + " " + specs[*clash].pattern)});
+      errors.push_back({i,
+                        "conflicts with route " + std::to_string(*clash) + " " +
+                            quoted(specs[*clash].method + " " + specs[*clash].pattern),
+                        *clash});
       continue;
     }
     same.push_back(i);

@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -39,6 +40,8 @@ struct RouteSpec {
 struct RouteError {
   std::size_t spec = 0;
   std::string message;  // e.g. `conflicts with route 2 "GET /a/:id"` (0-based spec index)
+  // For a conflict: the spec it clashes with, so a caller can name it in its own terms.
+  std::optional<std::size_t> conflicts_with;
 };
 
 // Upper bound on parameters per route; build() rejects patterns with more.

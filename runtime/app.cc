@@ -22,26 +22,17 @@ std::string route_key(const FunctionConfig& function, std::size_t route) {
   return function_key(function) + ".routes[" + std::to_string(route) + "]";
 }
 
-// The router names the other side of a conflict by its index among all specs ("conflicts with
-// route 3 \"GET /a\""), a number that means nothing to the manifest's author; name it by its
-// manifest key and line instead. Any other message passes through unchanged.
-std::string describe_route_error(const std::string& message,
+// The router names the other side of a conflict by its index among all specs, a number that
+// means nothing to the manifest's author; name it by its manifest key and line instead.
+std::string describe_route_error(const router::RouteError& error,
                                  const std::vector<RouteOrigin>& origins,
                                  const Manifest& manifest) {
-  constexpr std::string_view kPrefix = "conflicts with route ";
-  if (!message.starts_with(kPrefix)) return message;
-  std::size_t end = kPrefix.size();
-  std::size_t other = 0;
-  while (end < message.size() && message[end] >= '0' && message[end] <= '9' &&
-         other < origins.size()) {
-    other = other * 10 + static_cast<std::size_t>(message[end] - '0');
-    ++end;
-  }
-  if (end == kPrefix.size() || other >= origins.size()) return message;
-  const RouteOrigin& origin = origins[other];
+  if (!error.conflicts_with || *error.conflicts_with >= origins.size()) return error.message;
+  const RouteOrigin& origin = origins[*error.conflicts_with];
   const FunctionConfig& function = manifest.functions[origin.function];
-  return "conflicts with " + route_key(function, origin.route) + message.substr(end) + " (line " +
-         std::to_string(function.routes[origin.route].position.line) + ")";
+  const RouteDecl& route = function.routes[origin.route];
+  return "conflicts with " + route_key(function, origin.route) + " \"" + route.method + " " +
+         route.pattern + "\" (line " + std::to_string(route.position.line) + ")";
 }
 
 }  // namespace
@@ -110,7 +101,7 @@ std::unique_ptr<const App> build_app(Manifest manifest, std::vector<Diagnostic>&
     const RouteOrigin& origin = origins[route_error.spec];
     const FunctionConfig& declared = manifest.functions[origin.function];
     report(declared.routes[origin.route].position, route_key(declared, origin.route),
-           describe_route_error(route_error.message, origins, manifest));
+           describe_route_error(route_error, origins, manifest));
   }
 
   // Module failures come in function order, route errors in router order: report in file order.

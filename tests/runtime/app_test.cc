@@ -17,12 +17,6 @@ namespace {
 //   fail = "<message>"   create() fails with that message ("" fails with no message)
 //   (no config at all)   create() fails with "needs a config"
 // Otherwise it succeeds and keeps the config it saw.
-//
-// g++ 12 misreports api::Task's arena-aware promise operator new and its sized operator delete as
-// mismatched at every coroutine definition (see functions/CMakeLists.txt); the flag that
-// silences it for the modules is not set for this test, so silence it here, for this class only.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
 class ProbeModule final : public api::Module {
  public:
   explicit ProbeModule(api::Config config) : config_(std::move(config)) {}
@@ -49,7 +43,6 @@ class ProbeModule final : public api::Module {
  private:
   api::Config config_;
 };
-#pragma GCC diagnostic pop
 
 EDGEFN_MODULE(test_probe, "test-probe", "app_test's probe module", &ProbeModule::create);
 
@@ -190,6 +183,22 @@ config = { file = "page.html", content_type = "text/html" }
                                                         EDGEFN_TESTDATA_DIR "/edgefn.toml"));
   ASSERT_NE(app, nullptr);
   EXPECT_EQ(app->functions()[0].config.base_dir(), EDGEFN_TESTDATA_DIR);
+
+  // The same relative name of a file that is not there: the module looked beside the manifest.
+  std::vector<Diagnostic> errors;
+  EXPECT_EQ(build_app(parse(R"([functions.page]
+module = "static"
+routes = ["GET /page"]
+config = { file = "missing.html" }
+)",
+                            EDGEFN_TESTDATA_DIR "/edgefn.toml"),
+                      errors),
+            nullptr);
+  ASSERT_EQ(errors.size(), 1u);
+  const std::string message = errors[0].to_string();
+  EXPECT_TRUE(message.starts_with(EDGEFN_TESTDATA_DIR "/edgefn.toml:4:10: functions.page.config: "))
+      << message;
+  EXPECT_NE(message.find(EDGEFN_TESTDATA_DIR "/missing.html"), std::string::npos) << message;
 }
 
 TEST(BuildApp, UnknownModuleListsTheRegisteredOnes) {
