@@ -2,6 +2,7 @@
 #include "runtime/cli.h"
 
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 
 #include <cerrno>
@@ -185,6 +186,13 @@ int run_serve(const CommandLine& command, const ProcessInfo& process) {
   if (signal_fd < 0) {
     std::fprintf(stderr, "edgefn: signalfd: %s\n", std::strerror(errno));
     return 1;
+  }
+
+  // Every connection is a descriptor: take the hard limit rather than the shell's soft one
+  // (often 1024), as nginx's worker_rlimit_nofile and Go's runtime do.
+  if (rlimit files{}; getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+    files.rlim_cur = files.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &files);
   }
 
   Server server(std::move(app), signal_fd);

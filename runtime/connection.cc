@@ -83,6 +83,9 @@ void Connection::open(int fd, bool admin) {
   admin_ = admin;
   phase_ = Phase::kReading;
   recv_armed_ = send_in_flight_ = shutdown_in_flight_ = recv_paused_ = false;
+  peer_done_ = handling_ = resume_pending_ = head_done_ = false;
+  head_request_ = false;
+  http_minor_ = 1;
   drain_ = worker_.draining();
   requests_ = 0;
   client_ip_length_ = 0;
@@ -139,8 +142,7 @@ void Connection::on_recv(io_uring_cqe* cqe) {
     return;
   }
   if (result == 0) {
-    // The peer finished sending. Nothing more can arrive, so a partial request never completes.
-    close();
+    on_peer_done();
     return;
   }
   // ENOBUFS: the buffer ring ran dry for a moment; ECANCELED: pause_recv. Both end the
@@ -156,8 +158,26 @@ void Connection::on_recv(io_uring_cqe* cqe) {
   }
 }
 
+void Connection::on_peer_done() {
+  // The peer shut its sending side (or closed). Requests already received are still answered,
+  // in order; nothing more can arrive, so a partial request never completes.
+  peer_done_ = true;
+  switch (phase_) {
+    case Phase::kReading:
+      process_input();  // answers what is complete, then closes (see process_input)
+      break;
+    case Phase::kHandling:
+    case Phase::kClosing:
+      break;  // the response goes out, then the connection closes
+    case Phase::kLingering:
+    case Phase::kClosed:
+      close();
+      break;
+  }
+}
+
 void Connection::regulate_recv() {
-  if (phase_ == Phase::kClosed) return;
+  if (phase_ == Phase::kClosed || peer_done_) return;
   std::size_t backlog = 0;
   if (phase_ == Phase::kHandling) {
     backlog = stash_.size();
@@ -189,6 +209,11 @@ void Connection::process_input() {
     on_message_complete();
   }
   in_process_input_ = false;
+  if (peer_done_ && phase_ == Phase::kReading && out_pending_.size() < kMaxPendingOutput) {
+    // Everything complete has been answered; what is left can never be.
+    phase_ = Phase::kClosing;
+    in_.clear();
+  }
   regulate_recv();
   update_timer();
   flush();
@@ -196,6 +221,7 @@ void Connection::process_input() {
 
 bool Connection::on_head_complete() {
   const http::RequestHead head = parser_->head({in_.data(), in_.size()});
+  head_done_ = true;
   head_request_ = head.method == "HEAD";
   keep_alive_ = head.keep_alive;
   http_minor_ = head.http_minor;
@@ -283,22 +309,38 @@ void Connection::run_function(const http::RequestHead& head) {
   logger_.emplace(worker_.log(), function.name);
   context_.emplace(function.config, *logger_, &arena_, api::Context::Clock::time_point::max());
   phase_ = Phase::kHandling;
+  handling_ = true;
   drive(this, function.module.get(), &*context_);
 }
 
 void Connection::handler_done(const api::Response& response) {
-  const bool keep_alive = keep_alive_ && !drain_;
+  handling_ = false;
+  if (phase_ == Phase::kClosed) {
+    // The peer went away while the function ran: nobody to answer.
+    context_.reset();
+    logger_.reset();
+    maybe_release();
+    return;
+  }
+  const bool keep_alive = keep_alive_ && !drain_ && !peer_done_;
   http::write_response(out_pending_, response, framing(keep_alive));
   finish_request(keep_alive);
 }
 
 void Connection::handler_failed(std::string_view what) {
+  handling_ = false;
   if (log_enabled(LogLevel::kError)) {
     LogLine line(LogLevel::kError, "function failed");
     line.field("function", worker_.app().functions()[match_.target].name).field("error", what);
     worker_.log().append(line.text());
   }
-  respond_error(500, "the function failed", keep_alive_);
+  if (phase_ == Phase::kClosed) {
+    context_.reset();
+    logger_.reset();
+    maybe_release();
+    return;
+  }
+  respond_error(500, "the function failed", keep_alive_ && !peer_done_);
 }
 
 void Connection::serve_admin(const http::RequestHead& head) {
@@ -323,6 +365,11 @@ void Connection::finish_request(bool keep_alive) {
   TimerList::disarm(timer_);  // the idle (or header) time starts afresh after each response
   context_.reset();
   logger_.reset();
+  head_done_ = false;
+  // Framing of error responses before the next head (parse errors, 408) must not inherit this
+  // request's HEAD-ness or version.
+  head_request_ = false;
+  http_minor_ = 1;
   if (!keep_alive) {
     phase_ = Phase::kClosing;
     in_.clear();
@@ -339,18 +386,37 @@ void Connection::finish_request(bool keep_alive) {
     }
     trim(in_);
   }
-  // A function that finished later than it started (after suspending) resumes parsing here.
-  if (!in_process_input_ && phase_ == Phase::kReading) process_input();
-  if (!in_process_input_) flush();
+  if (in_process_input_) return;  // its loop goes on with the next request
+  if (phase_ == Phase::kReading) {
+    // A function that completed after suspending ends here, inside its driver coroutine, whose
+    // frame lives in the arena the next request would reuse: continue from the worker's loop.
+    resume_pending_ = true;
+    worker_.defer(*this);
+  } else {
+    update_timer();
+    flush();
+  }
+}
+
+void Connection::resume() {
+  if (!resume_pending_) return;  // the socket was closed (and the slot maybe reused) meanwhile
+  resume_pending_ = false;
+  if (phase_ == Phase::kReading) process_input();
 }
 
 void Connection::update_timer() {
   const auto now = Clock::now();
   switch (phase_) {
     case Phase::kReading:
-      if (parser_->in_message() || requests_ == 0) {
-        // Time to send a whole request runs from its first byte (or from accept).
+      if (requests_ == 0 && !parser_->in_message()) {
+        // A new connection must start its first request within the header timeout.
         if (timer_.list != &worker_.header_timers()) worker_.header_timers().arm(timer_, now);
+      } else if (parser_->in_message() && !head_done_) {
+        // The head must be complete within the header timeout of its first byte.
+        if (timer_.list != &worker_.header_timers()) worker_.header_timers().arm(timer_, now);
+      } else if (parser_->in_message()) {
+        // Receiving a body: the idle timeout bounds each gap between reads.
+        worker_.idle_timers().arm(timer_, now);
       } else if (drain_ && !send_in_flight_ && out_pending_.empty()) {
         close();
       } else if (timer_.list != &worker_.idle_timers()) {
@@ -361,7 +427,8 @@ void Connection::update_timer() {
       TimerList::disarm(timer_);
       break;
     case Phase::kClosing:
-      // Bounded by the idle timeout while the last response drains to a slow reader.
+      // Bounded by the idle timeout while the last response drains to a slow reader (re-armed
+      // by every send that makes progress).
       if (timer_.list != &worker_.idle_timers()) worker_.idle_timers().arm(timer_, now);
       break;
     case Phase::kLingering:
@@ -372,9 +439,8 @@ void Connection::update_timer() {
 
 void Connection::on_timer(TimerList& list) {
   TimerList::disarm(timer_);
-  if (&list == &worker_.header_timers() && phase_ == Phase::kReading && parser_->in_message()) {
+  if (&list != &worker_.linger_timers() && phase_ == Phase::kReading && parser_->in_message()) {
     respond_error(408, "request not received in time", false);
-    flush();
     return;
   }
   close();
@@ -388,7 +454,14 @@ void Connection::begin_drain() {
 void Connection::flush() {
   if (phase_ == Phase::kClosed || send_in_flight_) return;
   if (out_pending_.empty()) {
-    if (phase_ == Phase::kClosing) start_linger();
+    if (phase_ == Phase::kClosing) {
+      // Lingering waits for the peer's end of input; a peer that already sent it is done.
+      if (peer_done_) {
+        close();
+      } else {
+        start_linger();
+      }
+    }
     return;
   }
   out_sending_.swap(out_pending_);
@@ -410,6 +483,10 @@ void Connection::on_send(int result) {
     return;
   }
   sent_ += static_cast<std::size_t>(result);
+  // A reader that keeps taking bytes is not idle (nginx's send_timeout works the same way).
+  if (result > 0 && timer_.list == &worker_.idle_timers()) {
+    worker_.idle_timers().arm(timer_, Clock::now());
+  }
   if (sent_ < out_sending_.size()) {
     io_uring_sqe* sqe = worker_.ring().sqe();
     io_uring_prep_send(sqe, fd_, out_sending_.data() + sent_, out_sending_.size() - sent_,
@@ -460,8 +537,9 @@ void Connection::close() {
 }
 
 void Connection::maybe_release() {
+  // A running function still holds views into this connection's buffers and its arena.
   if (phase_ != Phase::kClosed || recv_armed_ || send_in_flight_ || shutdown_in_flight_ ||
-      fd_ < 0) {
+      handling_ || fd_ < 0) {
     return;
   }
   io_uring_sqe* sqe = worker_.ring().sqe();
@@ -477,6 +555,7 @@ void Connection::maybe_release() {
   trim(out_pending_);
   trim(out_sending_);
   parser_.reset();
+  resume_pending_ = false;
   worker_.release(*this);
 }
 

@@ -50,6 +50,10 @@ class Connection {
   // The worker started draining: idle connections close now, busy ones after their response.
   void begin_drain();
 
+  // Continues parsing after a function that had suspended completed (see finish_request);
+  // the worker calls it from its loop, outside any coroutine of this connection.
+  void resume();
+
   bool is_admin() const { return admin_; }
   bool is_open() const { return fd_ >= 0; }
   int fd() const { return fd_; }
@@ -74,6 +78,7 @@ class Connection {
 
   void arm_recv();
   void pause_recv();
+  void on_peer_done();
   void regulate_recv();
   void process_input();
   bool on_head_complete();
@@ -102,6 +107,10 @@ class Connection {
   bool shutdown_in_flight_ = false;
   bool in_process_input_ = false;
   bool drain_ = false;
+  bool peer_done_ = false;       // the peer shut its sending side: answer, then close
+  bool handling_ = false;        // a function is running (possibly suspended) for this socket
+  bool resume_pending_ = false;  // queued on the worker to continue parsing
+  bool head_done_ = false;       // the current request's head is complete; its body may follow
 
   std::string in_;           // received, not yet consumed bytes
   std::string stash_;        // bytes received while a function runs (in_ must not move then)

@@ -119,13 +119,14 @@ bool Server::start(std::string& error) {
       std::string setup_error;
       const bool ok = workers_[i]->setup(setup_error);
       {
+        // Notified under the lock: once start() sees the count, the latch on its stack is gone.
         std::lock_guard lock(latch.mutex);
         ++latch.started;
         if (!ok && latch.error.empty()) {
           latch.error = "worker " + std::to_string(i) + ": " + setup_error;
         }
+        latch.ready.notify_one();
       }
-      latch.ready.notify_one();
       // A worker whose setup failed ends here; start() then stops the others.
       if (ok) workers_[i]->run();
     });

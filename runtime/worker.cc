@@ -13,6 +13,15 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// For the last log lines of a stopping worker, when blocking no longer matters.
+void write_all(std::string_view bytes) {
+  while (!bytes.empty()) {
+    const ssize_t n = ::write(STDOUT_FILENO, bytes.data(), bytes.size());
+    if (n <= 0) return;
+    bytes.remove_prefix(static_cast<std::size_t>(n));
+  }
+}
+
 // Ring size: Ring::sqe() submits when the queue is full, so the submission queue only needs to
 // cover a typical loop turn; completions get four times the room (IORING_SETUP_CQSIZE), and a
 // burst beyond that waits in the kernel (IORING_FEAT_NODROP) rather than being lost.
@@ -91,20 +100,29 @@ Worker::Exit Worker::run() {
       ++seen;
     }
     io_uring_cq_advance(ring, seen);
+    for (std::size_t i = 0; i < deferred_.size(); ++i)
+      deferred_[i]->resume();
+    deferred_.clear();
     flush_log();
   }
   // The last turn may have queued closes of drained connections: they must reach the kernel,
   // or those sockets would stay open until the process exits.
   io_uring_submit(ring);
-  // Log lines still queued go out before the thread ends.
-  while (log_.has_pending() || log_.writing()) {
-    std::string_view rest = log_.writing() ? log_.finish_write(0) : log_.start_write();
-    while (!rest.empty()) {
-      ssize_t n = ::write(STDOUT_FILENO, rest.data(), rest.size());
-      if (n <= 0) break;
-      rest.remove_prefix(static_cast<std::size_t>(n));
+  // Log lines still queued go out before the thread ends: wait (briefly: stdout may be a pipe
+  // nobody reads) for the write in flight, then write the rest directly.
+  for (int attempt = 0; attempt < 10 && log_.writing(); ++attempt) {
+    __kernel_timespec wait{0, 50'000'000};
+    io_uring_cqe* cqe = nullptr;
+    if (io_uring_wait_cqe_timeout(ring, &cqe, &wait) == 0 && cqe != nullptr) {
+      if (tag_op(io_uring_cqe_get_data64(cqe)) == Op::kLogWrite) {
+        std::string_view rest = log_.finish_write(cqe->res);
+        if (!rest.empty()) write_all(rest);
+        log_.finish_write(static_cast<int>(rest.size()));
+      }
+      io_uring_cqe_seen(ring, cqe);
     }
   }
+  if (!log_.writing() && log_.has_pending()) write_all(log_.start_write());
   return exit;
 }
 
@@ -166,11 +184,22 @@ void Worker::arm_accept(unsigned listener) {
 
 void Worker::on_accept(unsigned listener, io_uring_cqe* cqe) {
   const bool more = (cqe->flags & IORING_CQE_F_MORE) != 0;
-  if (!more) accept_armed_[listener] = false;
   const int fd = cqe->res;
+  if (!more) {
+    accept_armed_[listener] = false;
+    // The kernel also ends a multishot accept when the completion queue overflows (with a
+    // last socket, or -ECANCELED): re-arm at once. After EMFILE and friends, wait for the next
+    // tick rather than spin. A drain cancels on purpose and stays unarmed.
+    const bool public_closed = listener == kPublic && draining_;
+    if (!public_closed) {
+      if (fd >= 0 || fd == -ECANCELED) {
+        arm_accept(listener);
+      } else {
+        accept_retry_ = true;
+      }
+    }
+  }
   if (fd < 0) {
-    // EMFILE and friends end the multishot accept: try again on the next tick rather than spin.
-    if (!more && !draining_ && fd != -ECANCELED) accept_retry_ = true;
     if (fd != -ECANCELED && fd != -EAGAIN && log_enabled(LogLevel::kWarn)) {
       LogLine line(LogLevel::kWarn, "accept failed");
       line.field("error", std::string_view(strerrordesc_np(-fd))).field("worker", id_);

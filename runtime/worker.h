@@ -69,6 +69,8 @@ class Worker {
   bool draining() const { return draining_; }
   // The connection's last operation finished after close: its slot can be reused.
   void release(Connection& connection);
+  // Calls connection.resume() from the loop once the current completions are handled.
+  void defer(Connection& connection) { deferred_.push_back(&connection); }
 
  private:
   void dispatch(io_uring_cqe* cqe);
@@ -96,8 +98,6 @@ class Worker {
   int signal_fd_ = -1;
   signalfd_siginfo signal_info_{};
   std::chrono::steady_clock::time_point drain_deadline_{};
-  Ring ring_;
-  BufferRing buffers_;
   __kernel_timespec tick_{};
   http::DateClock date_;
   LogBuffer log_;
@@ -109,6 +109,13 @@ class Worker {
   std::uint32_t public_connections_ = 0;
   bool draining_ = false;
   bool accept_retry_ = false;  // accept failed (EMFILE...): re-arm on the next tick
+  std::vector<Connection*> deferred_;
+
+  // Declared last, so destroyed first: the kernel lets go of every buffer above (log lines,
+  // connections' send buffers) before they are freed. The buffer ring unregisters before the
+  // ring itself goes.
+  Ring ring_;
+  BufferRing buffers_;
 };
 
 }  // namespace edgefn::runtime
