@@ -8,6 +8,8 @@
 #include <cstring>
 #include <limits>
 
+#include "functions/api/ascii.h"
+
 namespace edgefn::runtime::http {
 namespace {
 
@@ -24,22 +26,13 @@ constexpr std::size_t kMaxIdleBodyCapacity = 64 * 1024;
     if (!(condition)) broken_invariant(#condition, __FILE__, __LINE__); \
   } while (0)
 
-constexpr char to_lower(char c) {
-  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
-}
+using api::ascii::iequals;
+using api::ascii::to_lower;
 
 void lower_in_place(char* p, std::size_t n) {
   for (std::size_t i = 0; i < n; ++i) {
     p[i] = to_lower(p[i]);
   }
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (to_lower(a[i]) != to_lower(b[i])) return false;
-  }
-  return true;
 }
 
 constexpr bool is_digit(char c) {

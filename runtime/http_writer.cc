@@ -8,22 +8,13 @@
 #include <iterator>
 #include <memory_resource>
 
+#include "functions/api/ascii.h"
 #include "functions/api/json.h"
 
 namespace edgefn::runtime::http {
 namespace {
 
-constexpr char to_lower(char c) {
-  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (to_lower(a[i]) != to_lower(b[i])) return false;
-  }
-  return true;
-}
+using api::ascii::iequals;
 
 // tchar, RFC 9110 section 5.6.2.
 constexpr bool is_tchar(char c) {

@@ -1,32 +1,16 @@
 // Response header fields: case-insensitive look-up and replacement, strings kept in the arena.
 #include "functions/api/response.h"
 
+#include "functions/api/ascii.h"
+
 #include <algorithm>
 #include <cstddef>
 
 namespace edgefn::api {
 
-namespace {
-
-// Field names are ASCII tokens (RFC 9110 §5.1), so folding A-Z is the whole comparison; no
-// locale is consulted on the data plane.
-constexpr char fold(char c) {
-  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
-}
-
-bool name_equals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (fold(a[i]) != fold(b[i])) return false;
-  }
-  return true;
-}
-
-}  // namespace
-
 void Response::set_header(std::string_view name, std::string_view value) {
   auto first = std::find_if(headers_.begin(), headers_.end(),
-                            [&](const HeaderField& f) { return name_equals(f.name, name); });
+                            [&](const HeaderField& f) { return ascii::iequals(f.name, name); });
   if (first == headers_.end()) {
     add_header(name, value);
     return;
@@ -36,7 +20,7 @@ void Response::set_header(std::string_view name, std::string_view value) {
   first->name.assign(name);
   first->value.assign(value);
   auto rest = std::remove_if(first + 1, headers_.end(),
-                             [&](const HeaderField& f) { return name_equals(f.name, name); });
+                             [&](const HeaderField& f) { return ascii::iequals(f.name, name); });
   headers_.erase(rest, headers_.end());
 }
 
@@ -49,7 +33,7 @@ void Response::add_header(std::string_view name, std::string_view value) {
 
 std::string_view Response::header(std::string_view name) const {
   for (const HeaderField& f : headers_) {
-    if (name_equals(f.name, name)) return f.value;
+    if (ascii::iequals(f.name, name)) return f.value;
   }
   return {};
 }

@@ -7,25 +7,12 @@
 #include <span>
 #include <string_view>
 
+#include "functions/api/ascii.h"
 #include "functions/api/json.h"
 
 namespace edgefn::functions {
 
 namespace {
-
-constexpr char fold(char c) {
-  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
-}
-
-// The runtime hands names over lower-case already (request.h); comparing and printing them
-// folded keeps the output's promise for requests built by other callers too.
-bool same_name(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (fold(a[i]) != fold(b[i])) return false;
-  }
-  return true;
-}
 
 void append_key(std::pmr::string& out, std::string_view key) {
   api::json::append_string(out, key);
@@ -43,26 +30,26 @@ void append_headers(std::pmr::string& out, const api::HeaderList& headers,
   for (std::size_t i = 0; i < all.size(); ++i) {
     bool seen = false;
     for (std::size_t j = 0; j < i && !seen; ++j)
-      seen = same_name(all[j].name, all[i].name);
+      seen = api::ascii::iequals(all[j].name, all[i].name);
     if (seen) continue;
     if (!first_member) out.push_back(',');
     first_member = false;
 
     scratch.assign(all[i].name);
     for (char& c : scratch)
-      c = fold(c);
+      c = api::ascii::to_lower(c);
     append_key(out, scratch);
 
     std::size_t repeats = 0;
     for (std::size_t j = i + 1; j < all.size(); ++j)
-      repeats += same_name(all[j].name, all[i].name);
+      repeats += api::ascii::iequals(all[j].name, all[i].name);
     if (repeats == 0) {
       api::json::append_string(out, all[i].value);
       continue;
     }
     scratch.assign(all[i].value);
     for (std::size_t j = i + 1; j < all.size(); ++j) {
-      if (same_name(all[j].name, all[i].name)) scratch.append(", ").append(all[j].value);
+      if (api::ascii::iequals(all[j].name, all[i].name)) scratch.append(", ").append(all[j].value);
     }
     api::json::append_string(out, scratch);
   }
