@@ -202,5 +202,5 @@ bench_machine() {
   printf -- '- machine: %s, %s CPUs, kernel %s\n' "$cpu" "$(nproc)" "$(uname -r)"
   printf -- '- load average before the run: %s\n' "$(cut -d' ' -f1-3 /proc/loadavg)"
   printf -- '- edgefn: %s (%s)\n' "$(git -C "$REPO_DIR" rev-parse --short HEAD 2>/dev/null ||
-    echo unknown)" "$BUILD_DIR"
+    echo unknown)" "${BUILD_DIR#"$REPO_DIR"/}"
 }
