@@ -22,9 +22,9 @@ class AllocationScope {
 }  // namespace edgefn::testing
 
 // EXPECT_NO_ALLOC(statement): the statement runs and makes no heap allocation on this thread.
-#define EXPECT_NO_ALLOC(statement)                                  \
-  do {                                                              \
-    ::edgefn::testing::AllocationScope edgefn_alloc_scope_;         \
-    statement;                                                      \
+#define EXPECT_NO_ALLOC(statement)                                   \
+  do {                                                               \
+    ::edgefn::testing::AllocationScope edgefn_alloc_scope_;          \
+    statement;                                                       \
     EXPECT_EQ(edgefn_alloc_scope_.count(), 0u) << "in: " #statement; \
   } while (0)
