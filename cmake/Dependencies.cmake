@@ -46,3 +46,11 @@ if(EDGEFN_BENCH)
   find_package(benchmark REQUIRED)
 endif()
 find_package(Threads REQUIRED)
+
+# valijson (JSON Schema) and rapidjson (the JSON it validates): both header-only. SYSTEM
+# includes: their headers do not build under the project's warning flags.
+find_path(VALIJSON_INCLUDE_DIR valijson/validator.hpp REQUIRED)
+find_path(RAPIDJSON_INCLUDE_DIR rapidjson/document.h REQUIRED)
+add_library(valijson INTERFACE)
+target_include_directories(valijson SYSTEM INTERFACE ${VALIJSON_INCLUDE_DIR}
+                                                     ${RAPIDJSON_INCLUDE_DIR})

@@ -2,6 +2,12 @@
 #include "runtime/app.h"
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <functional>
+#include <optional>
+#include <sstream>
 
 #include "functions/registry.h"
 
@@ -35,6 +41,42 @@ std::string describe_route_error(const router::RouteError& error,
          route.pattern + "\" (line " + std::to_string(route.position.line) + ")";
 }
 
+// A schema file's text, or nullopt with `error` set. Read at build time, off the data plane.
+std::optional<std::string> read_file(const std::string& path, std::string& error) {
+  std::ifstream file(path, std::ios::binary);
+  if (!file) {
+    error = "cannot open \"" + path + "\": " + std::strerror(errno);
+    return std::nullopt;
+  }
+  std::ostringstream text;
+  text << file.rdbuf();
+  if (file.bad()) {
+    error = "cannot read \"" + path + "\": " + std::strerror(errno);
+    return std::nullopt;
+  }
+  return std::move(text).str();
+}
+
+// Compiles the declared query or header rules; a bad pattern is reported at its position.
+std::vector<router::ParamRule> compile_rules(
+    const std::vector<ParamDecl>& declared,
+    const std::function<void(const ParamDecl&, std::string)>& report) {
+  std::vector<router::ParamRule> rules;
+  for (const ParamDecl& decl : declared) {
+    router::ParamRule rule;
+    rule.name = decl.name;
+    rule.required = decl.required;
+    rule.has_pattern = decl.has_pattern;
+    rule.pattern_text = decl.pattern;
+    std::string error;
+    if (decl.has_pattern && !router::compile_pattern(decl.pattern, rule.pattern, error)) {
+      report(decl, std::move(error));
+    }
+    rules.push_back(std::move(rule));
+  }
+  return rules;
+}
+
 }  // namespace
 
 std::unique_ptr<const App> build_app(Manifest manifest, std::vector<Diagnostic>& errors) {
@@ -42,6 +84,28 @@ std::unique_ptr<const App> build_app(Manifest manifest, std::vector<Diagnostic>&
   const functions::Registry& registry = functions::Registry::instance();
   auto report = [&](SourcePosition position, std::string key, std::string message) {
     errors.push_back(Diagnostic{manifest.path, position, std::move(key), std::move(message)});
+  };
+
+  auto compile_request_rules = [&](const FunctionConfig& declared, Function& function) {
+    if (!declared.body_schema.empty()) {
+      const std::string file = declared.body_schema.starts_with('/')
+                                   ? declared.body_schema
+                                   : manifest.dir + "/" + declared.body_schema;
+      std::string error;
+      if (std::optional<std::string> text = read_file(file, error)) {
+        function.rules.body = router::BodySchema::compile(*text, error);
+        if (!function.rules.body) error = file + ": " + error;
+      }
+      if (!function.rules.body) {
+        report(declared.body_schema_position, function_key(declared) + ".body_schema",
+               std::move(error));
+      }
+    }
+    const auto bad_pattern = [&](const ParamDecl& decl, std::string message) {
+      report(decl.position, decl.key, std::move(message));
+    };
+    function.rules.query = compile_rules(declared.query, bad_pattern);
+    function.rules.headers = compile_rules(declared.headers, bad_pattern);
   };
 
   // Every module is created even after an earlier failure, so one run reports every bad config.
@@ -76,6 +140,7 @@ std::unique_ptr<const App> build_app(Manifest manifest, std::vector<Diagnostic>&
       report(declared.module_position, function_key(declared) + ".module",
              "unknown module \"" + declared.module + "\"; this binary has: " + registry.names());
     }
+    compile_request_rules(declared, function);
     functions.push_back(std::move(function));
   }
 

@@ -10,6 +10,7 @@
 
 #include "functions/api/module.h"
 #include "router/route_table.h"
+#include "router/validation.h"
 #include "runtime/manifest.h"
 
 namespace edgefn::runtime {
@@ -22,6 +23,7 @@ struct Function {
   std::uint64_t max_body_bytes = 0;  // resolved: the function's or the server's
   std::vector<std::string> routes;   // "GET /hello/:name", as declared
   std::string host;
+  router::RequestRules rules;  // body schema, query and header rules; checked before handle()
 };
 
 class App {
@@ -44,8 +46,11 @@ class App {
 };
 
 // Resolves modules against the registry (an unknown one lists the known ones), runs each
-// module's create(config), and builds the route table; a route conflict or a failing create is a
-// diagnostic at its manifest position. Returns nullptr when anything was appended to `errors`.
+// module's create(config), compiles each function's request rules (its body_schema file, read
+// relative to the manifest's directory, and its query/header patterns), and builds the route
+// table; a route conflict, a failing create, an unreadable or invalid schema and an invalid
+// pattern are each a diagnostic at its manifest position. Returns nullptr when anything was
+// appended to `errors`.
 std::unique_ptr<const App> build_app(Manifest manifest, std::vector<Diagnostic>& errors);
 
 }  // namespace edgefn::runtime

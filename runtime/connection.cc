@@ -275,9 +275,26 @@ void Connection::on_message_complete() {
     serve_admin(head);
   } else if (route_error_ != 0) {
     on_message_complete_error(keep_alive_);
-  } else {
+  } else if (validate(head)) {
     run_function(head);
   }
+}
+
+bool Connection::validate(const http::RequestHead& head) {
+  const router::RequestRules& rules = worker_.app().functions()[match_.target].rules;
+  if (rules.empty()) return true;
+  // Validation runs on this worker's thread to completion: the thread's scratch is free.
+  if (router::validate_request(rules, head.method, head.query, api::HeaderList(head.headers),
+                               parser_->body(), router::ValidationScratch::for_thread(),
+                               rejection_)) {
+    return true;
+  }
+  // An ordinary 400: the request was read whole, so the connection stays usable.
+  const bool keep_alive = keep_alive_ && !drain_;
+  http::write_error(out_pending_, 400, rejection_.message, framing(keep_alive), {},
+                    rejection_.members);
+  finish_request(keep_alive);
+  return false;
 }
 
 void Connection::on_message_complete_error(bool keep_alive) {

@@ -19,6 +19,7 @@
 
 #include "functions/api/module.h"
 #include "router/route_table.h"
+#include "router/validation.h"
 #include "runtime/http_parser.h"
 #include "runtime/http_writer.h"
 #include "runtime/log.h"
@@ -84,6 +85,8 @@ class Connection {
   bool on_head_complete();
   void on_message_complete();
   void on_message_complete_error(bool keep_alive);
+  // Checks the function's request rules; false when it answered 400 instead.
+  bool validate(const http::RequestHead& head);
   void run_function(const http::RequestHead& head);
   void serve_admin(const http::RequestHead& head);
   void respond_error(int status, std::string_view message, bool keep_alive,
@@ -133,6 +136,7 @@ class Connection {
   bool head_request_ = false;
   bool keep_alive_ = true;
   int http_minor_ = 1;
+  router::Rejection rejection_;  // why validation refused the request; capacity kept
 
   // What a running function sees; stable until handler_done/handler_failed.
   api::Request request_;

@@ -227,18 +227,28 @@ void write_response(std::string& out, const api::Response& response,
 
 void write_error(std::string& out, int status, std::string_view message,
                  const ResponseFraming& framing, std::string_view extra_headers) {
+  write_error(out, status, message, framing, extra_headers, {});
+}
+
+void write_error(std::string& out, int status, std::string_view message,
+                 const ResponseFraming& framing, std::string_view extra_headers,
+                 std::string_view extra_members) {
   status = wire_status(status);
   // The body is built on the stack first: its length goes before it. Messages are short static
   // texts, so the arena's upstream allocator is only reached by unusually long ones.
   char scratch[1024];
   std::pmr::monotonic_buffer_resource arena(scratch, sizeof(scratch));
   std::pmr::string body(&arena);
-  body.reserve(message.size() + 48);
+  body.reserve(message.size() + extra_members.size() + 48);
   const Digits code = digits(static_cast<std::uint64_t>(status));
   body.append("{\"error\":");
   api::json::append_string(body, message);
   body.append(",\"status\":");
   body.append(code.view());
+  if (!extra_members.empty()) {
+    body.push_back(',');
+    body.append(extra_members);
+  }
   body.push_back('}');
 
   constexpr std::string_view kContentType = "Content-Type: application/json\r\n";

@@ -30,6 +30,12 @@ void write_response(std::string& out, const api::Response& response,
 void write_error(std::string& out, int status, std::string_view message,
                  const ResponseFraming& framing, std::string_view extra_headers = {});
 
+// The same with more members after "status": `extra_members` is preformatted JSON members
+// without a leading comma (`"pointer":"/a","keyword":"type"`), possibly empty.
+void write_error(std::string& out, int status, std::string_view message,
+                 const ResponseFraming& framing, std::string_view extra_headers,
+                 std::string_view extra_members);
+
 // "HTTP/1.1 100 Continue\r\n\r\n"
 inline constexpr std::string_view kContinueResponse = "HTTP/1.1 100 Continue\r\n\r\n";
 

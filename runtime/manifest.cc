@@ -680,13 +680,113 @@ class Loader {
         config(value, field_path, manifest.dir, function);
       } else if (name == "max_body_bytes") {
         if (auto bytes = size(value, field_path, 0, kMaxBodyBytes)) function.max_body_bytes = bytes;
+      } else if (name == "body_schema") {
+        function.body_schema_position = position_of(value.source());
+        if (auto text = string(value, field_path)) {
+          if (text->empty()) {
+            error(value, field_path, R"(expected a file name such as "schemas/order.json")");
+          } else {
+            function.body_schema = std::move(*text);
+          }
+        }
+      } else if (name == "query") {
+        param_rules(value, field_path, false, function.query);
+      } else if (name == "headers") {
+        param_rules(value, field_path, true, function.headers);
       } else {
-        unknown_key(field, path, {"module", "routes", "host", "config", "max_body_bytes"});
+        unknown_key(field, path,
+                    {"module", "routes", "host", "config", "max_body_bytes", "body_schema", "query",
+                     "headers"});
       }
     }
     if (!has_module) error(node, path, "missing required key \"module\"");
     if (!has_routes) error(node, path, "missing required key \"routes\"");
     manifest.functions.push_back(std::move(function));
+  }
+
+  // RFC 9110 token characters: what a header name may be made of.
+  static bool is_token(std::string_view name) {
+    constexpr std::string_view kSymbols = "!#$%&'*+-.^_`|~";
+    return !name.empty() && std::all_of(name.begin(), name.end(), [&](char c) {
+      return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+             kSymbols.find(c) != std::string_view::npos;
+    });
+  }
+
+  // `query = { required = ["page"], page = "^[0-9]+$" }` (and the same for headers, whose names
+  // are folded to lower case: they are compared with the parser's lower-case names).
+  void param_rules(const toml::node& node, const std::string& path, bool headers,
+                   std::vector<ParamDecl>& rules) {
+    const toml::table* table = as_table(node, path);
+    if (!table) return;
+    const std::string_view kind = headers ? "header" : "query parameter";
+    // Returns the entry for `name`, or nullptr after reporting an invalid name.
+    auto entry = [&](std::string name, const toml::node& at, const std::string& key) -> ParamDecl* {
+      if (name.empty()) {
+        error(at, key, "a " + std::string(kind) + " name cannot be empty");
+        return nullptr;
+      }
+      if (headers) {
+        if (!is_token(name)) {
+          error(at, key, "not a valid header name");
+          return nullptr;
+        }
+        std::transform(name.begin(), name.end(), name.begin(), [](char c) {
+          return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
+        });
+      }
+      for (ParamDecl& rule : rules) {
+        if (rule.name == name) return &rule;
+      }
+      rules.push_back(ParamDecl{std::move(name), false, false, {}, key, position_of(at.source())});
+      return &rules.back();
+    };
+    // Patterns first, then `required` merges into them: toml++'s order is not the file's.
+    const toml::node* required = nullptr;
+    for (auto&& [key, value] : *table) {
+      if (key.str() == "required") {
+        required = &value;
+        continue;
+      }
+      const std::string key_path = join(path, key.str());
+      const auto* text = value.as_string();
+      if (!text) {
+        type_error(value, key_path,
+                   R"(expected a regular expression such as "^[0-9]+$", or required = [...])");
+        continue;
+      }
+      ParamDecl* rule = entry(std::string(key.str()), value, key_path);
+      if (!rule) continue;
+      if (rule->has_pattern) {
+        error(value, key_path, "a pattern for this " + std::string(kind) + " is already given");
+        continue;
+      }
+      rule->has_pattern = true;
+      rule->pattern = text->get();
+      rule->key = key_path;
+      rule->position = position_of(value.source());
+    }
+    if (required) {
+      const std::string key_path = join(path, "required");
+      const toml::array* array = required->as_array();
+      if (!array) {
+        type_error(*required, key_path, R"(expected an array of names such as ["page"])");
+      } else {
+        for (std::size_t i = 0; i < array->size(); ++i) {
+          const toml::node& element = *array->get(i);
+          const std::string element_path = indexed(key_path, i);
+          const auto* text = element.as_string();
+          if (!text) {
+            type_error(element, element_path, "expected a name");
+            continue;
+          }
+          if (ParamDecl* rule = entry(text->get(), element, element_path)) rule->required = true;
+        }
+      }
+    }
+    std::stable_sort(rules.begin(), rules.end(), [](const ParamDecl& a, const ParamDecl& b) {
+      return before(a.position, b.position);
+    });
   }
 
   void routes(const toml::node& node, const std::string& path, FunctionConfig& function) {

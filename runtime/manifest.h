@@ -51,6 +51,18 @@ struct RouteDecl {
   SourcePosition position;
 };
 
+// One entry of a function's `query` or `headers` rules: a name listed in `required`, a
+// `name = "pattern"` (an ECMAScript regex the whole value must match), or both. Patterns are
+// compiled by build_app.
+struct ParamDecl {
+  std::string name;  // query: as written; headers: lower-case
+  bool required = false;
+  bool has_pattern = false;
+  std::string pattern;
+  std::string key;          // "functions.api.query.page": where a bad pattern is reported
+  SourcePosition position;  // of the pattern (or of the name in `required`)
+};
+
 // [functions.<name>]
 struct FunctionConfig {
   std::string name;
@@ -62,6 +74,10 @@ struct FunctionConfig {
   api::Config config;
   SourcePosition config_position;
   std::optional<std::uint64_t> max_body_bytes;  // absent: the server's
+  std::string body_schema;  // JSON Schema file as written (relative to Manifest::dir); "" = none
+  SourcePosition body_schema_position;
+  std::vector<ParamDecl> query;    // in file order of the pattern, else of the `required` name
+  std::vector<ParamDecl> headers;  // likewise
 };
 
 struct Manifest {

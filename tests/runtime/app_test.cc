@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <array>
+#include <filesystem>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -100,7 +102,7 @@ TEST(BuildApp, ExampleManifestBuilds) {
   const std::unique_ptr<const App> app = build_ok(std::move(*manifest));
   ASSERT_NE(app, nullptr);
 
-  ASSERT_EQ(app->functions().size(), 3u);
+  ASSERT_EQ(app->functions().size(), 4u);
   const Function& hello = app->functions()[0];
   EXPECT_EQ(hello.name, "hello");
   EXPECT_EQ(hello.module_name, "hello");
@@ -112,7 +114,12 @@ TEST(BuildApp, ExampleManifestBuilds) {
   EXPECT_EQ(echo.name, "echo");
   EXPECT_EQ(echo.max_body_bytes, 64u * 1024);
   EXPECT_EQ(app->functions()[2].module_name, "static");
-  EXPECT_EQ(app->routes().size(), 7u);
+  const Function& orders = app->functions()[3];
+  EXPECT_EQ(orders.name, "orders");
+  EXPECT_NE(orders.rules.body, nullptr);  // deploy/schemas/order.json
+  EXPECT_EQ(orders.rules.query.size(), 1u);
+  EXPECT_EQ(orders.rules.headers.size(), 1u);
+  EXPECT_EQ(app->routes().size(), 8u);
 
   const Routed greeting = route(*app, "localhost:8080", "GET", "/hello/edge");
   EXPECT_EQ(greeting.match.status, router::Match::Status::kFound);
@@ -329,6 +336,103 @@ config = { fail = "second failure" }
           R"(edgefn.toml:8:11: functions.b.routes[0]: conflicts with functions.a.routes[0] "GET /dup" (line 3))",
           "edgefn.toml:13:10: functions.c.config: second failure",
       }));
+}
+
+// --- Request validation rules ------------------------------------------------------------------
+
+// A directory of schema files for one test, beside which its manifest "lives".
+class BuildAppSchemas : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = ::testing::TempDir() + "edgefn_app_test_schemas";
+    std::filesystem::create_directories(dir_ + "/schemas");
+    write("schemas/order.json", R"({"type":"object","required":["id"]})");
+    write("schemas/broken.json", R"({"type": )");
+    write("schemas/nonsense.json", R"({"type":"nonsense"})");
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  void write(const std::string& name, std::string_view text) {
+    std::ofstream(dir_ + "/" + name) << text;
+  }
+  std::string manifest_path() const { return dir_ + "/edgefn.toml"; }
+
+  std::string dir_;
+};
+
+TEST_F(BuildAppSchemas, SchemasAndPatternsAreCompiled) {
+  const std::unique_ptr<const App> app = build_ok(parse(R"([functions.api]
+module = "echo"
+routes = ["POST /orders"]
+body_schema = "schemas/order.json"
+query = { required = ["page"], page = "^[0-9]+$" }
+headers = { "x-api-key" = "^[a-z]{4}$" }
+)",
+                                                        manifest_path()));
+  ASSERT_NE(app, nullptr);
+  const router::RequestRules& rules = app->functions()[0].rules;
+  ASSERT_NE(rules.body, nullptr);
+  ASSERT_EQ(rules.query.size(), 1u);
+  EXPECT_EQ(rules.query[0].pattern_text, "^[0-9]+$");
+  ASSERT_EQ(rules.headers.size(), 1u);
+  EXPECT_FALSE(rules.headers[0].required);
+
+  router::ValidationScratch scratch;
+  router::Rejection rejection;
+  const std::array headers = {api::Header{"x-api-key", "abcd"}};
+  EXPECT_TRUE(router::validate_request(rules, "POST", "page=1", api::HeaderList(headers),
+                                       R"({"id":1})", scratch, rejection));
+  EXPECT_FALSE(router::validate_request(rules, "POST", "page=1", api::HeaderList(headers), "{}",
+                                        scratch, rejection));
+  EXPECT_EQ(rejection.members, R"("pointer":"","keyword":"required")");
+  // A function without rules checks nothing.
+  const std::unique_ptr<const App> plain =
+      build_ok(parse("[functions.h]\nmodule = \"hello\"\nroutes = [\"GET /h\"]\n"));
+  ASSERT_NE(plain, nullptr);
+  EXPECT_TRUE(plain->functions()[0].rules.empty());
+}
+
+TEST_F(BuildAppSchemas, BadSchemasAndPatternsAreReportedAtTheirValues) {
+  std::vector<Diagnostic> errors;
+  EXPECT_EQ(build_app(parse(R"([functions.a]
+module = "echo"
+routes = ["POST /a"]
+body_schema = "schemas/missing.json"
+
+[functions.b]
+module = "echo"
+routes = ["POST /b"]
+body_schema = "schemas/broken.json"
+query = { page = "([0-9]" }
+
+[functions.c]
+module = "echo"
+routes = ["POST /c"]
+body_schema = "schemas/nonsense.json"
+headers = { required = ["x-key"], "x-key" = "[z-a]" }
+)",
+                            manifest_path()),
+                      errors),
+            nullptr);
+  std::vector<std::string> lines;
+  for (const Diagnostic& error : errors)
+    lines.push_back(error.to_string());
+  const std::string file = manifest_path();
+  ASSERT_EQ(lines.size(), 5u);
+  EXPECT_EQ(lines[0], file + ":4:15: functions.a.body_schema: cannot open \"" + dir_ +
+                          "/schemas/missing.json\": No such file or directory");
+  EXPECT_EQ(lines[1], file + ":9:15: functions.b.body_schema: " + dir_ +
+                          "/schemas/broken.json: the schema is not JSON: Invalid value at "
+                          "offset 9");
+  EXPECT_TRUE(lines[2].starts_with(file + ":10:18: functions.b.query.page: invalid regular "
+                                          "expression: "))
+      << lines[2];
+  EXPECT_TRUE(lines[3].starts_with(file + ":15:15: functions.c.body_schema: " + dir_ +
+                                   "/schemas/nonsense.json: not a valid JSON Schema (draft 7): "))
+      << lines[3];
+  EXPECT_TRUE(lines[4].starts_with(file + ":16:45: functions.c.headers.x-key: invalid regular "
+                                          "expression: "))
+      << lines[4];
 }
 
 }  // namespace

@@ -259,7 +259,9 @@ TEST(Manifest, ExampleManifestParses) {
   EXPECT_EQ(manifest->server.listen.to_string(), "0.0.0.0:8080");
   EXPECT_EQ(manifest->server.admin.to_string(), "127.0.0.1:9901");
   EXPECT_EQ(manifest->server.workers, 0u);
-  ASSERT_EQ(manifest->functions.size(), 3u);
+  ASSERT_EQ(manifest->functions.size(), 4u);
+  EXPECT_EQ(manifest->functions[3].name, "orders");
+  EXPECT_EQ(manifest->functions[3].body_schema, "schemas/order.json");
   EXPECT_EQ(manifest->functions[0].name, "hello");
   EXPECT_EQ(manifest->functions[1].name, "echo");
   EXPECT_EQ(manifest->functions[1].max_body_bytes, 64u * 1024);
@@ -332,7 +334,7 @@ url = "http://127.0.0.1:9000"
                 "header_timeout, idle_timeout, drain_timeout",
                 "edgefn.toml:8:2: upstreams: unknown key; expected one of: server, functions",
                 "edgefn.toml:14:1: functions.hello.timeout: unknown key; expected one of: module, "
-                "routes, host, config, max_body_bytes",
+                "routes, host, config, max_body_bytes, body_schema, query, headers",
             }));
 }
 
@@ -650,7 +652,7 @@ TEST(ManifestErrors, EveryErrorInOneRunInFileOrder) {
                  "boolean or array of strings, got a table",
           file + R"(:16:1: functions.orders: missing required key "routes")",
           file + ":18:1: functions.orders.route: unknown key; expected one of: module, routes, "
-                 "host, config, max_body_bytes",
+                 "host, config, max_body_bytes, body_schema, query, headers",
           file + ":19:8: functions.orders.host: a host takes no port; the router ignores the "
                  "request's port",
           file +
@@ -823,6 +825,68 @@ TEST_F(LoadManifestFile, ExactlyOneMiBIsReadLargerIsRejected) {
   EXPECT_FALSE(load_manifest(path_, errors).has_value());
   ASSERT_EQ(errors.size(), 1u);
   EXPECT_EQ(errors[0].to_string(), path_ + ": the manifest is larger than 1MiB");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Request validation rules: body_schema, query, headers
+
+TEST(Manifest, ValidationRulesAreRead) {
+  const Manifest manifest = parse_ok(R"([functions.api]
+module = "echo"
+routes = ["POST /orders"]
+body_schema = "schemas/order.json"
+query = { required = ["page", "q"], page = "^[0-9]+$" }
+headers = { required = ["X-Api-Key"], "X-Api-Key" = "^[A-Za-z0-9]{32}$", accept = "json" }
+)");
+  const FunctionConfig& function = manifest.functions.at(0);
+  EXPECT_EQ(function.body_schema, "schemas/order.json");
+  EXPECT_EQ(function.body_schema_position.line, 4u);
+  EXPECT_EQ(function.body_schema_position.column, 15u);
+  // Ordered by where each pattern is, else by the name in `required`.
+  ASSERT_EQ(function.query.size(), 2u);
+  EXPECT_EQ(function.query[0].name, "q");
+  EXPECT_TRUE(function.query[0].required);
+  EXPECT_FALSE(function.query[0].has_pattern);
+  EXPECT_EQ(function.query[1].name, "page");
+  EXPECT_TRUE(function.query[1].required);
+  EXPECT_TRUE(function.query[1].has_pattern);
+  EXPECT_EQ(function.query[1].pattern, "^[0-9]+$");
+  EXPECT_EQ(function.query[1].key, "functions.api.query.page");
+  ASSERT_EQ(function.headers.size(), 2u);
+  EXPECT_EQ(function.headers[0].name, "x-api-key");  // lower-case
+  EXPECT_TRUE(function.headers[0].required);
+  EXPECT_EQ(function.headers[0].pattern, "^[A-Za-z0-9]{32}$");
+  EXPECT_EQ(function.headers[1].name, "accept");
+  EXPECT_FALSE(function.headers[1].required);
+}
+
+TEST(ManifestErrors, ValidationRules) {
+  EXPECT_EQ(
+      errors_of(R"([functions.api]
+module = "echo"
+routes = ["POST /orders"]
+body_schema = ""
+query = { required = "page", n = 5 }
+headers = { required = ["bad name", ""], "X-A" = "a", "x-a" = "b" }
+)"),
+      (Lines{
+          R"(edgefn.toml:4:15: functions.api.body_schema: expected a file name such as "schemas/order.json")",
+          R"(edgefn.toml:5:22: functions.api.query.required: expected an array of names such as ["page"], got a string)",
+          R"(edgefn.toml:5:34: functions.api.query.n: expected a regular expression such as "^[0-9]+$", or required = [...], got an integer)",
+          R"(edgefn.toml:6:25: functions.api.headers.required[0]: not a valid header name)",
+          R"(edgefn.toml:6:37: functions.api.headers.required[1]: a header name cannot be empty)",
+          R"(edgefn.toml:6:63: functions.api.headers.x-a: a pattern for this header is already given)",
+      }));
+  EXPECT_EQ(errors_of(R"([functions.api]
+module = "echo"
+routes = ["GET /a"]
+body_schema = 1
+query = "page"
+)"),
+            (Lines{
+                R"(edgefn.toml:4:15: functions.api.body_schema: expected a string, got an integer)",
+                R"(edgefn.toml:5:9: functions.api.query: expected a table, got a string)",
+            }));
 }
 
 }  // namespace

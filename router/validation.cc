@@ -1,0 +1,460 @@
+// Request validation: JSON Schema via valijson over rapidjson, query and header rules via
+// std::regex.
+
+// valijson reports an invalid schema by throwing only when VALIJSON_USE_EXCEPTIONS is set;
+// otherwise it prints and aborts, which would turn a manifest mistake into a crash. Its
+// adapter-independent headers are read with it set. Its rapidjson adapter, when it sees the
+// macro, defines RAPIDJSON_ASSERT as a function taking __FILE__ as a std::string: a malloc and a
+// strlen on every rapidjson access, most of the validation time in validation_bench. So the macro
+// is withdrawn before the adapter, and RAPIDJSON_ASSERT defined here throws the same way (the
+// adapter relies on it for mistyped access) at the cost of a branch. No other file of the
+// router, the runtime or the modules includes rapidjson, so every instantiation in a binary sees
+// this definition.
+#define VALIJSON_USE_EXCEPTIONS 1
+#include <valijson/exceptions.hpp>
+#include <valijson/schema.hpp>
+#include <valijson/schema_parser.hpp>
+#include <valijson/validation_results.hpp>
+#include <valijson/validator.hpp>
+#undef VALIJSON_USE_EXCEPTIONS
+
+#include <stdexcept>
+#define RAPIDJSON_ASSERT(x) \
+  ((x) ? static_cast<void>(0) : throw std::logic_error("rapidjson assertion failed: " #x))
+#include <rapidjson/document.h>
+#include <rapidjson/error/en.h>
+#include <valijson/adapters/rapidjson_adapter.hpp>
+
+#include <array>
+#include <cstdint>
+#include <exception>
+
+#include "functions/api/json.h"
+#include "router/validation.h"
+
+namespace edgefn::router {
+
+struct BodySchema::Impl {
+  valijson::Schema schema;
+  bool uses_regex = false;  // `pattern`, `patternProperties` or `format`: see kMaxRegexInput
+};
+
+namespace {
+
+using Pool = rapidjson::MemoryPoolAllocator<rapidjson::CrtAllocator>;
+// Values and the parser's stack both come from pools: rapidjson frees and re-allocates its parse
+// stack around every Parse with the default stack allocator, a malloc per request.
+using Document = rapidjson::GenericDocument<rapidjson::UTF8<>, Pool, Pool>;
+
+// Iterative parsing: recursion would follow the body's nesting. Invalid UTF-8 is invalid JSON
+// (RFC 8259 8.1), and a schema's string checks count code points.
+constexpr unsigned kParseFlags =
+    rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag;
+
+// A typical body (1 KiB of JSON) becomes about 4 KiB of rapidjson values: the fixed buffers hold
+// bodies up to several KiB with no heap allocation; beyond, the pool adds 64 KiB chunks, freed
+// when the next call clears it.
+constexpr std::size_t kValueBufferBytes = 32 * 1024;
+constexpr std::size_t kStackBufferBytes = 4 * 1024;
+constexpr std::size_t kChunkBytes = 64 * 1024;
+
+void append_offset_message(std::string& out, std::string_view reason, std::size_t offset) {
+  // rapidjson's messages end with a period, which reads wrongly before " at offset".
+  if (reason.ends_with('.')) reason.remove_suffix(1);
+  out.assign("invalid JSON: ");
+  out.append(reason);
+  out.append(" at offset ");
+  out.append(std::to_string(offset));
+}
+
+// Finds nesting deeper than kMaxJsonDepth without parsing: the offset of the bracket that goes
+// too deep, or npos. Brackets inside strings do not count.
+std::size_t too_deep_at(std::string_view text) {
+  std::size_t depth = 0;
+  bool in_string = false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > kMaxJsonDepth) return i;
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      --depth;
+    }
+  }
+  return std::string_view::npos;
+}
+
+// The schema keyword behind a valijson error. valijson 1.0 reports only a description, written
+// by the visitor of one constraint type each; the prefixes below are those texts
+// (validation_visitor.hpp). Longer prefixes come before their own prefixes.
+struct KeywordPrefix {
+  std::string_view prefix;
+  std::string_view keyword;
+};
+constexpr std::array kKeywords = {
+    KeywordPrefix{"Expected number greater than or equal to", "minimum"},
+    KeywordPrefix{"Expected number greater than", "exclusiveMinimum"},
+    KeywordPrefix{"Expected number less than or equal to", "maximum"},
+    KeywordPrefix{"Expected number less than", "exclusiveMaximum"},
+    KeywordPrefix{"Value type not permitted", "type"},
+    KeywordPrefix{"Missing required property", "required"},
+    KeywordPrefix{"Missing dependency", "dependencies"},
+    KeywordPrefix{"Failed to validate against dependent schema", "dependencies"},
+    KeywordPrefix{"Failed to match regex specified by 'pattern'", "pattern"},
+    KeywordPrefix{"Failed to match against any enum values", "enum"},
+    KeywordPrefix{"Failed to match expected value set by 'const'", "const"},
+    KeywordPrefix{"String should be no fewer than", "minLength"},
+    KeywordPrefix{"String should be no more than", "maxLength"},
+    KeywordPrefix{"String should be a valid", "format"},
+    KeywordPrefix{"Array should contain no fewer than", "minItems"},
+    KeywordPrefix{"Array should contain no more than", "maxItems"},
+    KeywordPrefix{"Object should have no fewer than", "minProperties"},
+    KeywordPrefix{"Object should have no more than", "maxProperties"},
+    KeywordPrefix{"Value should be a multiple of", "multipleOf"},
+    KeywordPrefix{"Value could not be converted", "multipleOf"},
+    KeywordPrefix{"Elements at indexes", "uniqueItems"},
+    KeywordPrefix{"Target should not validate", "not"},
+    KeywordPrefix{"Failed to validate against any schemas allowed by anyOf", "anyOf"},
+    KeywordPrefix{"Failed to validate against any child schemas allowed by oneOf", "oneOf"},
+    KeywordPrefix{"Failed to validate against exactly one child schema", "oneOf"},
+    KeywordPrefix{"Failed to validate against child schema", "allOf"},
+    KeywordPrefix{"Failed to any values against subschema in 'contains'", "contains"},
+    KeywordPrefix{"Failed to validate against a conditional schema", "if"},
+    KeywordPrefix{"Object contains a property that could not be validated", "additionalProperties"},
+    KeywordPrefix{"Failed to validate against additional properties", "additionalProperties"},
+    KeywordPrefix{"Array contains more items than allowed", "additionalItems"},
+    KeywordPrefix{"Cannot validate item", "additionalItems"},
+    KeywordPrefix{"Failed to validate item", "items"},
+    KeywordPrefix{"Failed to validate against schema associated with property name", "properties"},
+    KeywordPrefix{"Failed to validate against schema associated with pattern", "patternProperties"},
+};
+
+std::string_view keyword_of(std::string_view description) {
+  for (const KeywordPrefix& entry : kKeywords) {
+    if (description.starts_with(entry.prefix)) return entry.keyword;
+  }
+  return "schema";
+}
+
+// valijson names the failing instance by a path of "[name]" / "[index]" segments after
+// "<root>". An array element and an object member are written alike, and so are they in RFC
+// 6901, so each segment's text between its outer brackets (a member name may itself contain
+// brackets) is the reference token, escaped.
+void pointer_of(const std::vector<std::string>& context, std::string& pointer) {
+  pointer.clear();
+  for (std::size_t i = 1; i < context.size(); ++i) {
+    std::string_view segment = context[i];
+    if (segment.size() >= 2 && segment.front() == '[' && segment.back() == ']') {
+      segment = segment.substr(1, segment.size() - 2);
+    }
+    append_pointer_token(pointer, segment);
+  }
+}
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// application/x-www-form-urlencoded decoding into `out` (capacity reused).
+void form_decode(std::string_view text, std::string& out) {
+  out.clear();
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (c == '+') {
+      out.push_back(' ');
+    } else if (c == '%' && i + 2 < text.size() && hex_value(text[i + 1]) >= 0 &&
+               hex_value(text[i + 2]) >= 0) {
+      out.push_back(static_cast<char>(hex_value(text[i + 1]) * 16 + hex_value(text[i + 2])));
+      i += 2;
+    } else {
+      out.push_back(c);
+    }
+  }
+}
+
+// libstdc++'s std::regex matches recursively, about 160 bytes of stack per input character
+// (measured: `^[a-z]+$` overflows an 8 MiB stack near 50 000 characters), and a stack overflow
+// cannot be caught. No input longer than this reaches a regex: query and header values fail
+// their pattern, and a body whose schema applies patterns is refused if any of its strings or
+// keys is longer (see validate_body).
+constexpr std::size_t kMaxRegexInput = 4096;
+
+template <class Value>
+bool has_regex_keyword(const Value& value) {
+  if (value.IsObject()) {
+    for (auto member = value.MemberBegin(); member != value.MemberEnd(); ++member) {
+      const std::string_view key(member->name.GetString(), member->name.GetStringLength());
+      if (key == "pattern" || key == "patternProperties" || key == "format") return true;
+      if (has_regex_keyword(member->value)) return true;
+    }
+  } else if (value.IsArray()) {
+    for (const auto& element : value.GetArray()) {
+      if (has_regex_keyword(element)) return true;
+    }
+  }
+  return false;
+}
+
+// The first string value or object key longer than `limit`, as its byte length; 0 if none.
+// Depth is bounded by the parse (kMaxJsonDepth), so the recursion is too.
+template <class Value>
+std::size_t longest_over(const Value& value, std::size_t limit) {
+  if (value.IsString()) return value.GetStringLength() > limit ? value.GetStringLength() : 0;
+  if (value.IsObject()) {
+    for (auto member = value.MemberBegin(); member != value.MemberEnd(); ++member) {
+      if (member->name.GetStringLength() > limit) return member->name.GetStringLength();
+      if (std::size_t n = longest_over(member->value, limit)) return n;
+    }
+  } else if (value.IsArray()) {
+    for (const auto& element : value.GetArray()) {
+      if (std::size_t n = longest_over(element, limit)) return n;
+    }
+  }
+  return 0;
+}
+
+// std::regex can throw while matching (error_complexity, error_stack on long input): the data
+// plane does not throw, and a value that cannot be shown to match does not match.
+bool full_match(const std::regex& pattern, std::string_view value) {
+  if (value.size() > kMaxRegexInput) return false;
+  try {
+    return std::regex_match(value.begin(), value.end(), pattern);
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
+void reject(Rejection& rejection, std::string_view what, const ParamRule& rule, bool missing,
+            std::string_view member) {
+  rejection.message.assign(what);
+  rejection.message.append(" \"");
+  rejection.message.append(rule.name);
+  if (missing) {
+    rejection.message.append("\" is required");
+  } else {
+    rejection.message.append("\" must match ");
+    rejection.message.append(rule.pattern_text);
+  }
+  rejection.members.clear();
+  rejection.members.push_back('"');
+  rejection.members.append(member);
+  rejection.members.append("\":");
+  api::json::append_string(rejection.members, rule.name);
+}
+
+}  // namespace
+
+struct ValidationScratch::Impl {
+  Impl()
+      : values(value_buffer.data(), value_buffer.size(), kChunkBytes),
+        stack(stack_buffer.data(), stack_buffer.size(), kChunkBytes),
+        document(&values, kStackBufferBytes / 2, &stack) {}
+
+  alignas(8) std::array<char, kValueBufferBytes> value_buffer;
+  alignas(8) std::array<char, kStackBufferBytes> stack_buffer;
+  Pool values;
+  Pool stack;
+  Document document;
+  // Not thread-safe: it caches the schema's `pattern` regexes as it meets them.
+  valijson::Validator validator;
+  std::string name;   // decoded query parameter name
+  std::string value;  // decoded query parameter value
+  std::string pointer;
+};
+
+BodySchema::BodySchema(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+BodySchema::~BodySchema() = default;
+
+std::unique_ptr<const BodySchema> BodySchema::compile(std::string_view text, std::string& error) {
+  rapidjson::Document document;
+  document.Parse<kParseFlags>(text.data(), text.size());
+  if (document.HasParseError()) {
+    std::string reason;
+    append_offset_message(reason, rapidjson::GetParseError_En(document.GetParseError()),
+                          document.GetErrorOffset());
+    // "invalid JSON: ..." reads as the request's fault; here it is the schema file's.
+    error = "the schema is not JSON: " + reason.substr(std::string_view("invalid JSON: ").size());
+    return nullptr;
+  }
+  auto impl = std::make_unique<Impl>();
+  try {
+    valijson::SchemaParser parser(valijson::SchemaParser::kDraft7);
+    valijson::adapters::RapidJsonAdapter adapter(document);
+    parser.populateSchema(adapter, impl->schema);
+    impl->uses_regex = has_regex_keyword(static_cast<const rapidjson::Value&>(document));
+  } catch (const std::exception& failure) {
+    error = "not a valid JSON Schema (draft 7): ";
+    error += failure.what();
+    return nullptr;
+  }
+  return std::unique_ptr<const BodySchema>(new BodySchema(std::move(impl)));
+}
+
+bool compile_pattern(std::string_view text, std::regex& out, std::string& error) {
+  try {
+    out = std::regex(text.begin(), text.end(), std::regex::ECMAScript);
+  } catch (const std::regex_error& failure) {
+    error = "invalid regular expression: ";
+    error += failure.what();
+    return false;
+  }
+  return true;
+}
+
+ValidationScratch::ValidationScratch() : impl_(std::make_unique<Impl>()) {}
+ValidationScratch::~ValidationScratch() = default;
+
+ValidationScratch& ValidationScratch::for_thread() {
+  thread_local ValidationScratch scratch;
+  return scratch;
+}
+
+void append_pointer_token(std::string& pointer, std::string_view token) {
+  pointer.push_back('/');
+  for (char c : token) {
+    if (c == '~') {
+      pointer.append("~0");
+    } else if (c == '/') {
+      pointer.append("~1");
+    } else {
+      pointer.push_back(c);
+    }
+  }
+}
+
+bool validate_query(std::span<const ParamRule> rules, std::string_view query,
+                    ValidationScratch& scratch, Rejection& rejection) {
+  ValidationScratch::Impl& state = scratch.impl();
+  for (const ParamRule& rule : rules) {
+    bool found = false;
+    std::string_view rest = query;
+    while (!rest.empty()) {
+      const std::size_t amp = rest.find('&');
+      const std::string_view pair = rest.substr(0, amp);
+      rest = amp == std::string_view::npos ? std::string_view() : rest.substr(amp + 1);
+      if (pair.empty()) continue;
+      const std::size_t equals = pair.find('=');
+      form_decode(pair.substr(0, equals), state.name);
+      if (state.name != rule.name) continue;
+      found = true;
+      if (!rule.has_pattern) break;
+      form_decode(equals == std::string_view::npos ? std::string_view() : pair.substr(equals + 1),
+                  state.value);
+      if (!full_match(rule.pattern, state.value)) {
+        reject(rejection, "query parameter", rule, false, "parameter");
+        return false;
+      }
+    }
+    if (rule.required && !found) {
+      reject(rejection, "query parameter", rule, true, "parameter");
+      return false;
+    }
+  }
+  return true;
+}
+
+bool validate_headers(std::span<const ParamRule> rules, const api::HeaderList& headers,
+                      Rejection& rejection) {
+  for (const ParamRule& rule : rules) {
+    bool found = false;
+    for (const api::Header& header : headers) {
+      if (header.name != rule.name) continue;
+      found = true;
+      if (rule.has_pattern && !full_match(rule.pattern, header.value)) {
+        reject(rejection, "header", rule, false, "header");
+        return false;
+      }
+    }
+    if (rule.required && !found) {
+      reject(rejection, "header", rule, true, "header");
+      return false;
+    }
+  }
+  return true;
+}
+
+bool validate_body(const BodySchema& schema, std::string_view body, ValidationScratch& scratch,
+                   Rejection& rejection) {
+  rejection.members.clear();
+  if (body.empty()) {
+    rejection.message.assign("a JSON body is required");
+    return false;
+  }
+  if (const std::size_t at = too_deep_at(body); at != std::string_view::npos) {
+    append_offset_message(rejection.message,
+                          "nested deeper than " + std::to_string(kMaxJsonDepth) + " levels", at);
+    return false;
+  }
+  ValidationScratch::Impl& state = scratch.impl();
+  // The previous document's values live in the pools: drop the root first, then the memory.
+  state.document.SetNull();
+  state.values.Clear();
+  state.stack.Clear();
+  state.document.Parse<kParseFlags>(body.data(), body.size());
+  if (state.document.HasParseError()) {
+    append_offset_message(rejection.message,
+                          rapidjson::GetParseError_En(state.document.GetParseError()),
+                          state.document.GetErrorOffset());
+    return false;
+  }
+  const rapidjson::Value& root = state.document;
+  if (schema.impl().uses_regex) {
+    if (const std::size_t length = longest_over(root, kMaxRegexInput)) {
+      rejection.message.assign("a string of " + std::to_string(length) +
+                               " bytes is longer than the " + std::to_string(kMaxRegexInput) +
+                               " bytes this schema's patterns may check");
+      return false;
+    }
+  }
+  try {
+    valijson::adapters::RapidJsonAdapter target(root);
+    const valijson::Schema& compiled = schema.impl().schema;
+    // The fast path stops at the first failure and records nothing.
+    if (state.validator.validate(compiled, target, nullptr)) return true;
+    valijson::ValidationResults results;
+    state.validator.validate(compiled, target, &results);
+    valijson::ValidationResults::Error first;
+    if (!results.popError(first)) {
+      rejection.message.assign("the body does not match the schema");
+      return false;
+    }
+    // Children report before their parents, so the first error is the first failing leaf.
+    pointer_of(first.context, state.pointer);
+    rejection.message.assign("the body does not match the schema: ");
+    rejection.message.append(first.description);
+    rejection.members.assign("\"pointer\":");
+    api::json::append_string(rejection.members, state.pointer);
+    rejection.members.append(",\"keyword\":");
+    api::json::append_string(rejection.members, keyword_of(first.description));
+  } catch (const std::exception&) {
+    // valijson's rapidjson assertions throw, and so can std::regex on a `pattern`.
+    rejection.message.assign("the body could not be validated against the schema");
+    rejection.members.clear();
+  }
+  return false;
+}
+
+bool validate_request(const RequestRules& rules, std::string_view method, std::string_view query,
+                      const api::HeaderList& headers, std::string_view body,
+                      ValidationScratch& scratch, Rejection& rejection) {
+  if (!rules.query.empty() && !validate_query(rules.query, query, scratch, rejection)) {
+    return false;
+  }
+  if (!rules.headers.empty() && !validate_headers(rules.headers, headers, rejection)) return false;
+  if (rules.body && method != "GET" && method != "HEAD") {
+    return validate_body(*rules.body, body, scratch, rejection);
+  }
+  return true;
+}
+
+}  // namespace edgefn::router
