@@ -2,6 +2,7 @@
 #include "runtime/app.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <array>
 #include <filesystem>
@@ -344,7 +345,8 @@ config = { fail = "second failure" }
 class BuildAppSchemas : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = ::testing::TempDir() + "edgefn_app_test_schemas";
+    // One directory per test process: ctest runs the tests of this fixture in parallel.
+    dir_ = ::testing::TempDir() + "edgefn_app_test_schemas_" + std::to_string(::getpid());
     std::filesystem::create_directories(dir_ + "/schemas");
     write("schemas/order.json", R"({"type":"object","required":["id"]})");
     write("schemas/broken.json", R"({"type": )");

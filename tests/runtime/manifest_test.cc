@@ -800,7 +800,9 @@ class LoadManifestFile : public ::testing::Test {
     std::ofstream out(path_, std::ios::binary);
     out << text;
   }
-  const std::string path_ = ::testing::TempDir() + "edgefn_manifest_test.toml";
+  // One file per test process: ctest runs the tests of this fixture in parallel.
+  const std::string path_ =
+      ::testing::TempDir() + "edgefn_manifest_test_" + std::to_string(::getpid()) + ".toml";
 };
 
 TEST_F(LoadManifestFile, ReadsAndParses) {
