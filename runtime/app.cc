@@ -77,6 +77,26 @@ std::vector<router::ParamRule> compile_rules(
   return rules;
 }
 
+// The policy of a `cors` table; without `methods`, the methods of the function's routes.
+router::CorsPolicy make_cors(const CorsDecl& declared, const std::vector<RouteDecl>& routes) {
+  router::CorsSettings settings;
+  settings.origins = declared.origins;
+  settings.methods = declared.methods;
+  if (settings.methods.empty()) {
+    for (const RouteDecl& route : routes) {
+      if (std::find(settings.methods.begin(), settings.methods.end(), route.method) ==
+          settings.methods.end()) {
+        settings.methods.push_back(route.method);
+      }
+    }
+  }
+  settings.headers = declared.headers;
+  settings.expose = declared.expose;
+  settings.max_age_seconds = declared.max_age_seconds;
+  settings.credentials = declared.credentials;
+  return router::CorsPolicy::make(std::move(settings));
+}
+
 }  // namespace
 
 std::unique_ptr<const App> build_app(Manifest manifest, std::vector<Diagnostic>& errors) {
@@ -141,6 +161,10 @@ std::unique_ptr<const App> build_app(Manifest manifest, std::vector<Diagnostic>&
              "unknown module \"" + declared.module + "\"; this binary has: " + registry.names());
     }
     compile_request_rules(declared, function);
+    if (declared.cors) function.cors = make_cors(*declared.cors, declared.routes);
+    for (const ResponseHeaderDecl& header : declared.response_headers) {
+      function.response_header_lines += header.name + ": " + header.value + "\r\n";
+    }
     functions.push_back(std::move(function));
   }
 

@@ -4,11 +4,13 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
 
 #include "functions/api/module.h"
+#include "router/cors.h"
 #include "router/route_table.h"
 #include "router/validation.h"
 #include "runtime/manifest.h"
@@ -24,6 +26,10 @@ struct Function {
   std::vector<std::string> routes;   // "GET /hello/:name", as declared
   std::string host;
   router::RequestRules rules;  // body schema, query and header rules; checked before handle()
+  std::optional<router::CorsPolicy> cors;  // absent: no CORS headers, OPTIONS as routed
+  // The manifest's response_headers, preformatted: "Name: value\r\n" lines added to every
+  // response of the function (they replace fields of the same name the module set).
+  std::string response_header_lines;
 };
 
 class App {

@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <coroutine>
 #include <exception>
+#include <initializer_list>
 #include <utility>
 
 #include "router/path.h"
@@ -226,6 +227,7 @@ bool Connection::on_head_complete() {
   keep_alive_ = head.keep_alive;
   http_minor_ = head.http_minor;
   route_error_ = 0;
+  preflight_ = false;
   const ServerConfig& server = worker_.app().server();
   std::uint64_t body_limit = server.max_body_bytes;
   if (!admin_) {
@@ -236,6 +238,10 @@ bool Connection::on_head_complete() {
       route_error_message_ = router::describe(decoded.error);
     } else {
       path_.resize(decoded.size);
+      preflight_ = is_preflight(head);
+      if (preflight_) body_limit = worker_.app().functions()[match_.target].max_body_bytes;
+    }
+    if (!preflight_ && route_error_ == 0) {
       match_ = worker_.app().routes().match(head.host, head.method, path_, params_);
       switch (match_.status) {
         case router::Match::Status::kFound:
@@ -269,10 +275,61 @@ bool Connection::on_head_complete() {
   return true;
 }
 
+bool Connection::is_preflight(const http::RequestHead& head) {
+  if (head.method != "OPTIONS") return false;
+  const api::HeaderList headers(head.headers);
+  const std::optional<std::string_view> requested = headers.get("access-control-request-method");
+  if (!requested || !headers.get("origin")) return false;
+  router::Match match = worker_.app().routes().match(head.host, *requested, path_, params_);
+  if (match.status == router::Match::Status::kMethodNotAllowed) {
+    // A method the path does not serve: the preflight still belongs to the path's function,
+    // whose policy then refuses it. Any method the path accepts finds that function.
+    for (std::string_view method : {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"}) {
+      match = worker_.app().routes().match(head.host, method, path_, params_);
+      if (match.status == router::Match::Status::kFound) break;
+    }
+  }
+  if (match.status != router::Match::Status::kFound) return false;
+  if (!worker_.app().functions()[match.target].cors) return false;
+  match_ = match;
+  return true;
+}
+
+void Connection::respond_preflight(const http::RequestHead& head) {
+  const Function& function = worker_.app().functions()[match_.target];
+  const api::HeaderList headers(head.headers);
+  extra_headers_.clear();
+  // A refused preflight is still a 204, only without Access-Control-* lines: the browser then
+  // blocks the actual request, and nothing tells the caller which rule it broke.
+  function.cors->preflight(
+      headers.get("origin").value_or(""), headers.get("access-control-request-method").value_or(""),
+      headers.get("access-control-request-headers").value_or(""), extra_headers_);
+  extra_headers_.append(function.response_header_lines);
+  arena_.release();
+  const api::Response response(204, &arena_);
+  const bool keep_alive = keep_alive_ && !drain_;
+  http::write_response(out_pending_, response, framing(keep_alive), extra_headers_);
+  finish_request(keep_alive);
+}
+
+std::string_view Connection::function_headers(const api::HeaderList& headers) {
+  const Function& function = worker_.app().functions()[match_.target];
+  extra_headers_.clear();
+  if (function.cors) {
+    if (const std::optional<std::string_view> origin = headers.get("origin")) {
+      function.cors->actual(*origin, extra_headers_);
+    }
+  }
+  extra_headers_.append(function.response_header_lines);
+  return extra_headers_;
+}
+
 void Connection::on_message_complete() {
   const http::RequestHead head = parser_->head({in_.data(), in_.size()});
   if (admin_) {
     serve_admin(head);
+  } else if (preflight_) {
+    respond_preflight(head);
   } else if (route_error_ != 0) {
     on_message_complete_error(keep_alive_);
   } else if (validate(head)) {
@@ -291,8 +348,8 @@ bool Connection::validate(const http::RequestHead& head) {
   }
   // An ordinary 400: the request was read whole, so the connection stays usable.
   const bool keep_alive = keep_alive_ && !drain_;
-  http::write_error(out_pending_, 400, rejection_.message, framing(keep_alive), {},
-                    rejection_.members);
+  http::write_error(out_pending_, 400, rejection_.message, framing(keep_alive),
+                    function_headers(api::HeaderList(head.headers)), rejection_.members);
   finish_request(keep_alive);
   return false;
 }
@@ -340,7 +397,8 @@ void Connection::handler_done(const api::Response& response) {
     return;
   }
   const bool keep_alive = keep_alive_ && !drain_ && !peer_done_;
-  http::write_response(out_pending_, response, framing(keep_alive));
+  http::write_response(out_pending_, response, framing(keep_alive),
+                       function_headers(request_.headers));
   finish_request(keep_alive);
 }
 

@@ -88,6 +88,16 @@ class Connection {
   // Checks the function's request rules; false when it answered 400 instead.
   bool validate(const http::RequestHead& head);
   void run_function(const http::RequestHead& head);
+  // Answers a CORS preflight for the function match_ names: 204, with Access-Control-* lines
+  // only when its policy allows the origin, method and headers asked for.
+  void respond_preflight(const http::RequestHead& head);
+  // An OPTIONS request with Origin and Access-Control-Request-Method whose path, routed with
+  // the requested method, reaches a function with a CORS policy: sets match_ and returns true.
+  // The router has no OPTIONS route for it, so this runs before a 405 could be decided.
+  bool is_preflight(const http::RequestHead& head);
+  // Fills extra_headers_ with the function's CORS lines for `headers`' Origin (when allowed)
+  // and its response_headers lines, and returns it.
+  std::string_view function_headers(const api::HeaderList& headers);
   void serve_admin(const http::RequestHead& head);
   void respond_error(int status, std::string_view message, bool keep_alive,
                      std::string_view extra_headers = {});
@@ -134,6 +144,8 @@ class Connection {
   router::MethodMask allow_ = 0;
   std::string allow_line_;  // "Allow: GET, HEAD\r\n" for a 405
   bool head_request_ = false;
+  bool preflight_ = false;     // a CORS preflight answered at the edge (match_ names the function)
+  std::string extra_headers_;  // CORS and response_headers lines of one response; capacity kept
   bool keep_alive_ = true;
   int http_minor_ = 1;
   router::Rejection rejection_;  // why validation refused the request; capacity kept

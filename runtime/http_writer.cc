@@ -189,6 +189,18 @@ constexpr Reason kReasons[] = {
 static_assert(std::is_sorted(std::begin(kReasons), std::end(kReasons),
                              [](const Reason& a, const Reason& b) { return a.status < b.status; }));
 
+// True when one of the preformatted `lines` names the field `name`.
+bool named_in(std::string_view name, std::string_view lines) {
+  while (!lines.empty()) {
+    const std::size_t end = lines.find(kCrlf);
+    const std::string_view line = lines.substr(0, end);
+    lines = end == std::string_view::npos ? std::string_view{} : lines.substr(end + kCrlf.size());
+    const std::size_t colon = line.find(':');
+    if (colon != std::string_view::npos && iequals(line.substr(0, colon), name)) return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 std::string_view reason_phrase(int status) {
@@ -197,8 +209,8 @@ std::string_view reason_phrase(int status) {
   return (it != std::end(kReasons) && it->status == status) ? it->phrase : "Unknown";
 }
 
-void write_response(std::string& out, const api::Response& response,
-                    const ResponseFraming& framing) {
+void write_response(std::string& out, const api::Response& response, const ResponseFraming& framing,
+                    std::string_view extra_headers) {
   const int status = wire_status(response.status);
   const Digits code = digits(static_cast<std::uint64_t>(status));
   const Digits length = digits(response.body.size());
@@ -210,17 +222,20 @@ void write_response(std::string& out, const api::Response& response,
       total += field.name.size() + 2 + field.value.size() + kCrlf.size();
     }
   }
+  total += extra_headers.size();
   if (send_body) total += response.body.size();
   reserve_for(out, total);
 
   append_status_line(out, status, code);
   for (const api::HeaderField& field : response.headers()) {
     if (!writable_field(field.name, field.value)) continue;
+    if (!extra_headers.empty() && named_in(field.name, extra_headers)) continue;
     out.append(field.name);
     out.append(": ");
     out.append(field.value);
     out.append(kCrlf);
   }
+  out.append(extra_headers);
   append_framing(out, status, length, framing);
   if (send_body) out.append(response.body);
 }

@@ -20,10 +20,12 @@ struct ResponseFraming {
 std::string_view reason_phrase(int status);
 
 // Appends the whole response. Fields the module set that the framing owns (Content-Length,
-// Transfer-Encoding, Connection, Date) are replaced, not duplicated. Allocates only when `out`
-// must grow.
-void write_response(std::string& out, const api::Response& response,
-                    const ResponseFraming& framing);
+// Transfer-Encoding, Connection, Date) are replaced, not duplicated. `extra_headers` is
+// preformatted "Name: value\r\n" lines (CORS, a function's response_headers), possibly empty;
+// they are written after the module's fields and replace any of the same name (compared
+// case-insensitively). Allocates only when `out` must grow.
+void write_response(std::string& out, const api::Response& response, const ResponseFraming& framing,
+                    std::string_view extra_headers = {});
 
 // Appends an error response: `{"error":"<message>","status":<status>}` as application/json.
 // `extra_headers` is preformatted "Name: value\r\n" lines (e.g. Allow), possibly empty.

@@ -693,10 +693,14 @@ class Loader {
         param_rules(value, field_path, false, function.query);
       } else if (name == "headers") {
         param_rules(value, field_path, true, function.headers);
+      } else if (name == "cors") {
+        cors(value, field_path, function);
+      } else if (name == "response_headers") {
+        response_headers(value, field_path, function);
       } else {
         unknown_key(field, path,
                     {"module", "routes", "host", "config", "max_body_bytes", "body_schema", "query",
-                     "headers"});
+                     "headers", "cors", "response_headers"});
       }
     }
     if (!has_module) error(node, path, "missing required key \"module\"");
@@ -711,6 +715,228 @@ class Loader {
       return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
              kSymbols.find(c) != std::string_view::npos;
     });
+  }
+
+  static std::string lower_case(std::string text) {
+    std::transform(text.begin(), text.end(), text.begin(), [](char c) {
+      return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
+    });
+    return text;
+  }
+
+  // "scheme://host[:port]": what a browser sends in Origin. No path, query, fragment or
+  // user info; the port, when given, is 1 to 65535.
+  static bool is_origin(std::string_view text) {
+    const std::size_t separator = text.find("://");
+    if (separator == std::string_view::npos || separator == 0) return false;
+    const std::string_view scheme = text.substr(0, separator);
+    if (!(scheme[0] >= 'a' && scheme[0] <= 'z') && !(scheme[0] >= 'A' && scheme[0] <= 'Z')) {
+      return false;
+    }
+    for (char c : scheme) {
+      const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                      c == '+' || c == '-' || c == '.';
+      if (!ok) return false;
+    }
+    std::string_view authority = text.substr(separator + 3);
+    std::string_view host = authority;
+    if (const std::size_t colon = authority.rfind(':');
+        colon != std::string_view::npos && authority.find(']', colon) == std::string_view::npos) {
+      host = authority.substr(0, colon);
+      const std::string_view port = authority.substr(colon + 1);
+      if (port.empty() || port.size() > 5) return false;
+      unsigned value = 0;
+      for (char c : port) {
+        if (c < '0' || c > '9') return false;
+        value = value * 10 + static_cast<unsigned>(c - '0');
+      }
+      if (value == 0 || value > 65535) return false;
+    }
+    if (host.empty()) return false;
+    const bool bracketed = host.front() == '[' && host.back() == ']';
+    return std::none_of(host.begin(), host.end(), [&](char c) {
+      const auto byte = static_cast<unsigned char>(c);
+      return byte <= 0x20 || byte == 0x7f || c == '/' || c == '?' || c == '#' || c == '@' ||
+             c == '\\' || (c == ':' && !bracketed);
+    });
+  }
+
+  // An array of strings, each checked by `check` (which reports and returns nullopt on a bad
+  // one). `example` completes the type error: "expected an array of <example>".
+  template <class Check>
+  bool string_array(const toml::node& node, const std::string& path, std::string_view example,
+                    std::vector<std::string>& out, Check check) {
+    const toml::array* array = node.as_array();
+    if (!array) {
+      type_error(node, path, "expected an array of " + std::string(example));
+      return false;
+    }
+    bool ok = true;
+    for (std::size_t i = 0; i < array->size(); ++i) {
+      const toml::node& element = *array->get(i);
+      const std::string element_path = indexed(path, i);
+      const auto* text = element.as_string();
+      if (!text) {
+        type_error(element, element_path, "expected a string");
+        ok = false;
+        continue;
+      }
+      if (std::optional<std::string> value = check(text->get(), element, element_path)) {
+        out.push_back(std::move(*value));
+      } else {
+        ok = false;
+      }
+    }
+    return ok;
+  }
+
+  // `cors = { origins = [...], methods = [...], headers = [...], expose = [...],
+  //           max_age = "10m", credentials = false }`
+  void cors(const toml::node& node, const std::string& path, FunctionConfig& function) {
+    const toml::table* table = as_table(node, path);
+    if (!table) return;
+    CorsDecl decl;
+    decl.position = position_of(node.source());
+    const toml::node* origins = nullptr;
+    const toml::node* credentials = nullptr;
+    bool valid = true;
+    auto header_name = [&](const std::string& text, const toml::node& at,
+                           const std::string& key) -> std::optional<std::string> {
+      if (!is_token(text)) {
+        error(at, key, "not a valid header name");
+        return std::nullopt;
+      }
+      return lower_case(text);
+    };
+    for (auto&& [key, value] : *table) {
+      const std::string_view name = key.str();
+      const std::string key_path = join(path, name);
+      if (name == "origins") {
+        origins = &value;
+        valid &= string_array(value, key_path, R"(origins such as ["https://app.example.com"])",
+                              decl.origins,
+                              [&](const std::string& text, const toml::node& at,
+                                  const std::string& element_path) -> std::optional<std::string> {
+                                if (text == "*") return text;
+                                if (!is_origin(text)) {
+                                  error(at, element_path,
+                                        R"(expected an origin such as "https://app.example.com" )"
+                                        R"((scheme://host[:port], no path) or "*")");
+                                  return std::nullopt;
+                                }
+                                return lower_case(text);
+                              });
+        if (const toml::array* array = value.as_array(); array && array->empty()) {
+          error(value, key_path,
+                R"(expected at least one origin such as "https://app.example.com")");
+          valid = false;
+        }
+      } else if (name == "methods") {
+        valid &= string_array(
+            value, key_path, R"(methods such as ["GET", "POST"])", decl.methods,
+            [&](const std::string& text, const toml::node& at,
+                const std::string& element_path) -> std::optional<std::string> {
+              if (std::find(std::begin(kMethods), std::end(kMethods), text) == std::end(kMethods)) {
+                error(at, element_path,
+                      "unknown method \"" + text + "\"; expected one of: " +
+                          list({"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"}));
+                return std::nullopt;
+              }
+              return text;
+            });
+        if (const toml::array* array = value.as_array(); array && array->empty()) {
+          error(value, key_path,
+                "expected at least one method; leave methods out for the routes' methods");
+          valid = false;
+        }
+      } else if (name == "headers") {
+        valid &= string_array(value, key_path, R"(header names such as ["content-type"])",
+                              decl.headers, header_name);
+      } else if (name == "expose") {
+        valid &= string_array(value, key_path, R"(header names such as ["x-request-id"])",
+                              decl.expose, header_name);
+      } else if (name == "max_age") {
+        const auto* text = value.as_string();
+        std::optional<Duration> duration;
+        if (!text) {
+          type_error(value, key_path, kDurationExpected);
+        } else if (!(duration = parse_duration(text->get()))) {
+          error(value, key_path,
+                std::string(kDurationExpected) + " (" + std::string(kDurationUnits) + ")");
+        } else if (duration->count() % std::chrono::nanoseconds(std::chrono::seconds(1)).count() !=
+                       0 ||
+                   *duration > std::chrono::hours(24)) {
+          error(value, key_path, "must be whole seconds, at most 24h; got " + literal(value));
+          duration.reset();
+        }
+        if (duration) {
+          decl.max_age_seconds = static_cast<std::uint64_t>(
+              std::chrono::duration_cast<std::chrono::seconds>(*duration).count());
+        } else {
+          valid = false;
+        }
+      } else if (name == "credentials") {
+        credentials = &value;
+        if (const auto* flag = value.as_boolean()) {
+          decl.credentials = flag->get();
+        } else {
+          type_error(value, key_path, "expected true or false");
+          valid = false;
+        }
+      } else {
+        unknown_key(key, path,
+                    {"origins", "methods", "headers", "expose", "max_age", "credentials"});
+        valid = false;
+      }
+    }
+    if (!origins) {
+      error(node, path, "missing required key \"origins\"");
+      valid = false;
+    }
+    if (decl.credentials &&
+        std::find(decl.origins.begin(), decl.origins.end(), "*") != decl.origins.end()) {
+      error(*credentials, join(path, "credentials"),
+            "cannot be true when origins has \"*\" (browsers refuse credentials with any origin); "
+            "list the origins instead");
+      valid = false;
+    }
+    if (valid) function.cors = std::move(decl);
+  }
+
+  // `response_headers = { "x-content-type-options" = "nosniff" }`
+  void response_headers(const toml::node& node, const std::string& path, FunctionConfig& function) {
+    const toml::table* table = as_table(node, path);
+    if (!table) return;
+    for (auto&& [key, value] : *table) {
+      const std::string name(key.str());
+      const std::string key_path = join(path, name);
+      if (!is_token(name)) {
+        error(position_of(key.source()), key_path, "not a valid header name");
+        continue;
+      }
+      const std::string folded = lower_case(name);
+      if (folded == "content-length" || folded == "transfer-encoding" || folded == "connection" ||
+          folded == "date" || folded == "content-type") {
+        error(position_of(key.source()), key_path,
+              "this header is set by the server or the function; it cannot be configured");
+        continue;
+      }
+      const auto* text = value.as_string();
+      if (!text) {
+        type_error(value, key_path, "expected a string");
+        continue;
+      }
+      if (text->get().find_first_of(std::string_view("\r\n\0", 3)) != std::string::npos) {
+        error(value, key_path, "a header value cannot contain CR, LF or NUL");
+        continue;
+      }
+      function.response_headers.push_back(
+          ResponseHeaderDecl{name, text->get(), position_of(key.source())});
+    }
+    std::stable_sort(function.response_headers.begin(), function.response_headers.end(),
+                     [](const ResponseHeaderDecl& a, const ResponseHeaderDecl& b) {
+                       return before(a.position, b.position);
+                     });
   }
 
   // `query = { required = ["page"], page = "^[0-9]+$" }` (and the same for headers, whose names

@@ -63,6 +63,24 @@ struct ParamDecl {
   SourcePosition position;  // of the pattern (or of the name in `required`)
 };
 
+// A function's `cors` table. Origins are lower-case; methods empty = the route methods.
+struct CorsDecl {
+  std::vector<std::string> origins;  // "https://app.example.com" or "*"; at least one
+  std::vector<std::string> methods;  // upper-case; empty: the function's route methods
+  std::vector<std::string> headers;  // lower-case
+  std::vector<std::string> expose;   // lower-case
+  std::optional<std::uint64_t> max_age_seconds;
+  bool credentials = false;  // never with the origin "*"
+  SourcePosition position;
+};
+
+// One `response_headers` entry: added to every response of the function.
+struct ResponseHeaderDecl {
+  std::string name;   // a valid token, as written
+  std::string value;  // free of CR, LF and NUL
+  SourcePosition position;
+};
+
 // [functions.<name>]
 struct FunctionConfig {
   std::string name;
@@ -78,6 +96,8 @@ struct FunctionConfig {
   SourcePosition body_schema_position;
   std::vector<ParamDecl> query;    // in file order of the pattern, else of the `required` name
   std::vector<ParamDecl> headers;  // likewise
+  std::optional<CorsDecl> cors;
+  std::vector<ResponseHeaderDecl> response_headers;  // in file order
 };
 
 struct Manifest {

@@ -334,7 +334,8 @@ url = "http://127.0.0.1:9000"
                 "header_timeout, idle_timeout, drain_timeout",
                 "edgefn.toml:8:2: upstreams: unknown key; expected one of: server, functions",
                 "edgefn.toml:14:1: functions.hello.timeout: unknown key; expected one of: module, "
-                "routes, host, config, max_body_bytes, body_schema, query, headers",
+                "routes, host, config, max_body_bytes, body_schema, query, headers, cors, "
+                "response_headers",
             }));
 }
 
@@ -651,8 +652,9 @@ TEST(ManifestErrors, EveryErrorInOneRunInFileOrder) {
           file + ":14:23: functions.hello.config.greeting: expected a string, integer, float, "
                  "boolean or array of strings, got a table",
           file + R"(:16:1: functions.orders: missing required key "routes")",
-          file + ":18:1: functions.orders.route: unknown key; expected one of: module, routes, "
-                 "host, config, max_body_bytes, body_schema, query, headers",
+          file +
+              ":18:1: functions.orders.route: unknown key; expected one of: module, routes, "
+              "host, config, max_body_bytes, body_schema, query, headers, cors, response_headers",
           file + ":19:8: functions.orders.host: a host takes no port; the router ignores the "
                  "request's port",
           file +
@@ -888,6 +890,131 @@ query = "page"
             (Lines{
                 R"(edgefn.toml:4:15: functions.api.body_schema: expected a string, got an integer)",
                 R"(edgefn.toml:5:9: functions.api.query: expected a table, got a string)",
+            }));
+}
+
+// ---------------------------------------------------------------------------------------------
+// CORS and response_headers
+
+TEST(Manifest, CorsAndResponseHeaders) {
+  const Manifest manifest = parse_ok(R"(
+[functions.api]
+module = "echo"
+routes = ["GET /a", "POST /a"]
+cors = { origins = ["https://App.Example.com", "http://localhost:3000"], methods = ["GET"], headers = ["Content-Type"], expose = ["X-Request-Id"], max_age = "10m", credentials = true }
+response_headers = { "Strict-Transport-Security" = "max-age=63072000", "x-content-type-options" = "nosniff" }
+)");
+  ASSERT_EQ(manifest.functions.size(), 1u);
+  const FunctionConfig& function = manifest.functions[0];
+  ASSERT_TRUE(function.cors.has_value());
+  EXPECT_EQ(function.cors->origins, (Lines{"https://app.example.com", "http://localhost:3000"}));
+  EXPECT_EQ(function.cors->methods, Lines{"GET"});
+  EXPECT_EQ(function.cors->headers, Lines{"content-type"});
+  EXPECT_EQ(function.cors->expose, Lines{"x-request-id"});
+  EXPECT_EQ(function.cors->max_age_seconds, 600u);
+  EXPECT_TRUE(function.cors->credentials);
+  ASSERT_EQ(function.response_headers.size(), 2u);
+  EXPECT_EQ(function.response_headers[0].name, "Strict-Transport-Security");
+  EXPECT_EQ(function.response_headers[0].value, "max-age=63072000");
+  EXPECT_EQ(function.response_headers[1].name, "x-content-type-options");
+  EXPECT_EQ(function.response_headers[1].value, "nosniff");
+}
+
+TEST(Manifest, CorsDefaults) {
+  const Manifest manifest = parse_ok(R"(
+[functions.api]
+module = "echo"
+routes = ["GET /a"]
+cors = { origins = ["*"] }
+)");
+  ASSERT_TRUE(manifest.functions[0].cors.has_value());
+  const CorsDecl& cors = *manifest.functions[0].cors;
+  EXPECT_EQ(cors.origins, Lines{"*"});
+  EXPECT_TRUE(cors.methods.empty());
+  EXPECT_TRUE(cors.headers.empty());
+  EXPECT_TRUE(cors.expose.empty());
+  EXPECT_FALSE(cors.max_age_seconds.has_value());
+  EXPECT_FALSE(cors.credentials);
+  EXPECT_FALSE(parse_ok(kHello).functions[0].cors.has_value());
+}
+
+TEST(ManifestErrors, CorsValues) {
+  std::string text = R"(
+[functions.api]
+module = "echo"
+routes = ["GET /a"]
+cors = { origins = ["https://ok.example", "https://a.example/path", "app.example.com", 3, "http://h:99999", "http://a:b:1", "https://[::1]:8443"], methods = ["GET", "FETCH"], headers = ["bad name"], max_age = "1500ms", credentials = "yes", extra = 1 }
+)";
+  EXPECT_EQ(
+      errors_of(text),
+      (Lines{
+          "edgefn.toml:5:43: functions.api.cors.origins[1]: expected an origin such as "
+          "\"https://app.example.com\" (scheme://host[:port], no path) or \"*\"",
+          "edgefn.toml:5:69: functions.api.cors.origins[2]: expected an origin such as "
+          "\"https://app.example.com\" (scheme://host[:port], no path) or \"*\"",
+          "edgefn.toml:5:88: functions.api.cors.origins[3]: expected a string, got an integer",
+          "edgefn.toml:5:91: functions.api.cors.origins[4]: expected an origin such as "
+          "\"https://app.example.com\" (scheme://host[:port], no path) or \"*\"",
+          "edgefn.toml:5:109: functions.api.cors.origins[5]: expected an origin such as "
+          "\"https://app.example.com\" (scheme://host[:port], no path) or \"*\"",
+          "edgefn.toml:5:166: functions.api.cors.methods[1]: unknown method \"FETCH\"; expected "
+          "one of: GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS",
+          "edgefn.toml:5:187: functions.api.cors.headers[0]: not a valid header name",
+          "edgefn.toml:5:210: functions.api.cors.max_age: must be whole seconds, at most 24h; got "
+          "\"1500ms\"",
+          "edgefn.toml:5:234: functions.api.cors.credentials: expected true or false, got a string",
+          "edgefn.toml:5:241: functions.api.cors.extra: unknown key; expected one of: origins, "
+          "methods, headers, expose, max_age, credentials",
+      }));
+}
+
+TEST(ManifestErrors, CorsCredentialsWithAnyOriginAndMissingOrigins) {
+  const std::string text = R"(
+[functions.a]
+module = "echo"
+routes = ["GET /a"]
+cors = { origins = ["https://x.example", "*"], credentials = true }
+
+[functions.b]
+module = "echo"
+routes = ["GET /b"]
+cors = { methods = ["GET"] }
+
+[functions.c]
+module = "echo"
+routes = ["GET /c"]
+cors = { origins = [], max_age = 10 }
+)";
+  EXPECT_EQ(
+      errors_of(text),
+      (Lines{
+          "edgefn.toml:5:62: functions.a.cors.credentials: cannot be true when origins has "
+          "\"*\" (browsers refuse credentials with any origin); list the origins instead",
+          "edgefn.toml:10:8: functions.b.cors: missing required key \"origins\"",
+          "edgefn.toml:15:20: functions.c.cors.origins: expected at least one origin such as "
+          "\"https://app.example.com\"",
+          "edgefn.toml:15:34: functions.c.cors.max_age: expected a duration such as \"250ms\" "
+          "or \"30s\", got an integer",
+      }));
+}
+
+TEST(ManifestErrors, ResponseHeaderValues) {
+  const std::string text = R"(
+[functions.a]
+module = "echo"
+routes = ["GET /a"]
+response_headers = { "bad name" = "x", "x-ok" = "a\r\nb", "content-length" = "5", "x-num" = 5 }
+)";
+  EXPECT_EQ(errors_of(text),
+            (Lines{
+                "edgefn.toml:5:22: functions.a.response_headers.\"bad name\": not a valid header "
+                "name",
+                "edgefn.toml:5:49: functions.a.response_headers.x-ok: a header value cannot "
+                "contain CR, LF or NUL",
+                "edgefn.toml:5:59: functions.a.response_headers.content-length: this header is set "
+                "by the server or the function; it cannot be configured",
+                "edgefn.toml:5:93: functions.a.response_headers.x-num: expected a string, got an "
+                "integer",
             }));
 }
 
