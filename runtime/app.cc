@@ -162,6 +162,13 @@ std::unique_ptr<const App> build_app(Manifest manifest, std::vector<Diagnostic>&
     }
     compile_request_rules(declared, function);
     if (declared.cors) function.cors = make_cors(*declared.cors, declared.routes);
+    if (declared.rate_limit) {
+      function.rate_limit = std::make_unique<router::RateLimiter>(router::RateLimitSettings{
+          .per_second = declared.rate_limit->per_second,
+          .burst = declared.rate_limit->burst,
+          .header = declared.rate_limit->header,
+      });
+    }
     for (const ResponseHeaderDecl& header : declared.response_headers) {
       function.response_header_lines += header.name + ": " + header.value + "\r\n";
     }

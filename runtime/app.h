@@ -11,6 +11,7 @@
 
 #include "functions/api/module.h"
 #include "router/cors.h"
+#include "router/rate_limit.h"
 #include "router/route_table.h"
 #include "router/validation.h"
 #include "runtime/manifest.h"
@@ -30,6 +31,11 @@ struct Function {
   // The manifest's response_headers, preformatted: "Name: value\r\n" lines added to every
   // response of the function (they replace fields of the same name the module set).
   std::string response_header_lines;
+  // The manifest's rate_limit: one limiter for the whole node, shared by every worker. The App
+  // is immutable, but the limiter is internally synchronized (see router/rate_limit.h) and is
+  // reached through this pointer, which the App's constness does not extend to. Absent: no
+  // limit. A reload builds a new App, and so starts every bucket full.
+  std::unique_ptr<router::RateLimiter> rate_limit;
 };
 
 class App {

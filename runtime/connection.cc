@@ -5,6 +5,7 @@
 #include <liburing.h>
 
 #include <cerrno>
+#include <charconv>
 #include <coroutine>
 #include <exception>
 #include <initializer_list>
@@ -321,20 +322,56 @@ std::string_view Connection::function_headers(const api::HeaderList& headers) {
     }
   }
   extra_headers_.append(function.response_header_lines);
+  extra_headers_.append(rate_limit_lines_);
   return extra_headers_;
 }
 
 void Connection::on_message_complete() {
   const http::RequestHead head = parser_->head({in_.data(), in_.size()});
+  rate_limit_lines_.clear();
   if (admin_) {
     serve_admin(head);
   } else if (preflight_) {
     respond_preflight(head);
   } else if (route_error_ != 0) {
     on_message_complete_error(keep_alive_);
-  } else if (validate(head)) {
+  } else if (admit(head) && validate(head)) {
     run_function(head);
   }
+}
+
+namespace {
+
+void append_header(std::string& out, std::string_view name, std::uint64_t value) {
+  char digits[24];
+  const auto end = std::to_chars(digits, digits + sizeof digits, value).ptr;
+  out.append(name).append(": ").append(digits, end).append("\r\n");
+}
+
+}  // namespace
+
+bool Connection::admit(const http::RequestHead& head) {
+  rate_limit_lines_.clear();  // a request that ended without function_headers (a 500) left some
+  router::RateLimiter* limiter = worker_.app().functions()[match_.target].rate_limit.get();
+  if (limiter == nullptr) return true;
+  // Before validation and the function: a refused request costs one shard lock and nothing
+  // else. The limiter is shared by every worker, so the limit holds for the whole node.
+  const api::HeaderList headers(head.headers);
+  std::optional<std::string_view> value;
+  if (!limiter->settings().header.empty()) value = headers.get(limiter->settings().header);
+  const router::RateDecision decision =
+      limiter->admit(limiter->key_for(value.has_value(), value.value_or(""), client_ip()));
+  append_header(rate_limit_lines_, "RateLimit-Limit", decision.limit);
+  append_header(rate_limit_lines_, "RateLimit-Remaining", decision.remaining);
+  if (decision.allowed) return true;
+  append_header(rate_limit_lines_, "RateLimit-Reset", decision.retry_after_seconds);
+  append_header(rate_limit_lines_, "Retry-After", decision.retry_after_seconds);
+  // The request was read whole: the connection stays usable, as after a 400.
+  const bool keep_alive = keep_alive_ && !drain_;
+  http::write_error(out_pending_, 429, "rate limit exceeded", framing(keep_alive),
+                    function_headers(headers));
+  finish_request(keep_alive);
+  return false;
 }
 
 bool Connection::validate(const http::RequestHead& head) {

@@ -85,6 +85,9 @@ class Connection {
   bool on_head_complete();
   void on_message_complete();
   void on_message_complete_error(bool keep_alive);
+  // Takes a token from the function's rate limiter, if it has one, and sets rate_limit_lines_;
+  // false when it answered 429 instead (the connection stays usable).
+  bool admit(const http::RequestHead& head);
   // Checks the function's request rules; false when it answered 400 instead.
   bool validate(const http::RequestHead& head);
   void run_function(const http::RequestHead& head);
@@ -95,8 +98,8 @@ class Connection {
   // the requested method, reaches a function with a CORS policy: sets match_ and returns true.
   // The router has no OPTIONS route for it, so this runs before a 405 could be decided.
   bool is_preflight(const http::RequestHead& head);
-  // Fills extra_headers_ with the function's CORS lines for `headers`' Origin (when allowed)
-  // and its response_headers lines, and returns it.
+  // Fills extra_headers_ with the function's CORS lines for `headers`' Origin (when allowed),
+  // its response_headers lines and the current request's RateLimit-* lines, and returns it.
   std::string_view function_headers(const api::HeaderList& headers);
   void serve_admin(const http::RequestHead& head);
   void respond_error(int status, std::string_view message, bool keep_alive,
@@ -146,6 +149,7 @@ class Connection {
   bool head_request_ = false;
   bool preflight_ = false;     // a CORS preflight answered at the edge (match_ names the function)
   std::string extra_headers_;  // CORS and response_headers lines of one response; capacity kept
+  std::string rate_limit_lines_;  // RateLimit-* (and Retry-After) of the current request
   bool keep_alive_ = true;
   int http_minor_ = 1;
   router::Rejection rejection_;  // why validation refused the request; capacity kept

@@ -17,6 +17,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -142,6 +143,11 @@ std::string format_size(std::uint64_t bytes) {
 std::string literal(const toml::node& node) {
   if (const auto* text = node.as_string()) return "\"" + text->get() + "\"";
   if (const auto* number = node.as_integer()) return std::to_string(number->get());
+  if (const auto* number = node.as_floating_point()) {
+    char text[32];
+    std::snprintf(text, sizeof text, "%g", number->get());
+    return text;
+  }
   return std::string(type_name(node));
 }
 
@@ -697,10 +703,12 @@ class Loader {
         cors(value, field_path, function);
       } else if (name == "response_headers") {
         response_headers(value, field_path, function);
+      } else if (name == "rate_limit") {
+        rate_limit(value, field_path, function);
       } else {
         unknown_key(field, path,
                     {"module", "routes", "host", "config", "max_body_bytes", "body_schema", "query",
-                     "headers", "cors", "response_headers"});
+                     "headers", "cors", "response_headers", "rate_limit"});
       }
     }
     if (!has_module) error(node, path, "missing required key \"module\"");
@@ -901,6 +909,81 @@ class Loader {
       valid = false;
     }
     if (valid) function.cors = std::move(decl);
+  }
+
+  // `rate_limit = { per_second = 100, burst = 200, key = "client_ip" }`; key may also be
+  // "header:<name>". Without burst the bucket holds one second of tokens (at least 1).
+  void rate_limit(const toml::node& node, const std::string& path, FunctionConfig& function) {
+    const toml::table* table = as_table(node, path);
+    if (!table) return;
+    RateLimitDecl decl;
+    decl.position = position_of(node.source());
+    bool valid = true;
+    bool has_rate = false;
+    bool has_burst = false;
+    for (auto&& [key, value] : *table) {
+      const std::string_view name = key.str();
+      const std::string key_path = join(path, name);
+      if (name == "per_second") {
+        has_rate = true;
+        std::optional<double> rate;
+        if (const auto* integer = value.as_integer()) {
+          rate = static_cast<double>(integer->get());
+        } else if (const auto* floating = value.as_floating_point()) {
+          rate = floating->get();
+        } else {
+          type_error(value, key_path,
+                     "expected a number of requests per second such as 100 or 0.5");
+          valid = false;
+          continue;
+        }
+        if (!(*rate > 0) || !std::isfinite(*rate)) {
+          error(value, key_path, "must be a number greater than 0; got " + literal(value));
+          valid = false;
+        } else {
+          decl.per_second = *rate;
+        }
+      } else if (name == "burst") {
+        has_burst = true;
+        const auto* integer = value.as_integer();
+        if (!integer) {
+          type_error(value, key_path, "expected a whole number of requests such as 200");
+          valid = false;
+        } else if (integer->get() < 1) {
+          error(value, key_path, "must be at least 1; got " + literal(value));
+          valid = false;
+        } else {
+          decl.burst = static_cast<std::uint64_t>(integer->get());
+        }
+      } else if (name == "key") {
+        const auto* text = value.as_string();
+        constexpr std::string_view kKeyExpected =
+            R"(expected "client_ip" or "header:<name>" such as "header:x-api-key")";
+        if (!text) {
+          type_error(value, key_path, kKeyExpected);
+          valid = false;
+        } else if (text->get() == "client_ip") {
+          decl.header.clear();
+        } else if (text->get().starts_with("header:") &&
+                   is_token(std::string_view(text->get()).substr(7))) {
+          decl.header = lower_case(text->get().substr(7));
+        } else {
+          error(value, key_path, std::string(kKeyExpected) + "; got " + literal(value));
+          valid = false;
+        }
+      } else {
+        unknown_key(key, path, {"per_second", "burst", "key"});
+        valid = false;
+      }
+    }
+    if (!has_rate) {
+      error(node, path, "missing required key \"per_second\"");
+      valid = false;
+    }
+    if (valid && !has_burst) {
+      decl.burst = static_cast<std::uint64_t>(std::max(1.0, std::ceil(decl.per_second)));
+    }
+    if (valid) function.rate_limit = std::move(decl);
   }
 
   // `response_headers = { "x-content-type-options" = "nosniff" }`

@@ -74,6 +74,14 @@ struct CorsDecl {
   SourcePosition position;
 };
 
+// A function's `rate_limit` table: a token bucket per key, node-wide.
+struct RateLimitDecl {
+  double per_second = 0;    // > 0; fractions allowed
+  std::uint64_t burst = 0;  // >= 1; absent: per_second rounded up
+  std::string header;       // lower-case header name for key = "header:<name>"; empty: client_ip
+  SourcePosition position;
+};
+
 // One `response_headers` entry: added to every response of the function.
 struct ResponseHeaderDecl {
   std::string name;   // a valid token, as written
@@ -98,6 +106,7 @@ struct FunctionConfig {
   std::vector<ParamDecl> headers;  // likewise
   std::optional<CorsDecl> cors;
   std::vector<ResponseHeaderDecl> response_headers;  // in file order
+  std::optional<RateLimitDecl> rate_limit;
 };
 
 struct Manifest {

@@ -335,7 +335,7 @@ url = "http://127.0.0.1:9000"
                 "edgefn.toml:8:2: upstreams: unknown key; expected one of: server, functions",
                 "edgefn.toml:14:1: functions.hello.timeout: unknown key; expected one of: module, "
                 "routes, host, config, max_body_bytes, body_schema, query, headers, cors, "
-                "response_headers",
+                "response_headers, rate_limit",
             }));
 }
 
@@ -654,7 +654,8 @@ TEST(ManifestErrors, EveryErrorInOneRunInFileOrder) {
           file + R"(:16:1: functions.orders: missing required key "routes")",
           file +
               ":18:1: functions.orders.route: unknown key; expected one of: module, routes, "
-              "host, config, max_body_bytes, body_schema, query, headers, cors, response_headers",
+              "host, config, max_body_bytes, body_schema, query, headers, cors, response_headers, "
+              "rate_limit",
           file + ":19:8: functions.orders.host: a host takes no port; the router ignores the "
                  "request's port",
           file +
@@ -965,6 +966,90 @@ cors = { origins = ["https://ok.example", "https://a.example/path", "app.example
           "edgefn.toml:5:234: functions.api.cors.credentials: expected true or false, got a string",
           "edgefn.toml:5:241: functions.api.cors.extra: unknown key; expected one of: origins, "
           "methods, headers, expose, max_age, credentials",
+      }));
+}
+
+TEST(Manifest, RateLimit) {
+  const Manifest manifest = parse_ok(R"(
+[functions.a]
+module = "echo"
+routes = ["GET /a"]
+rate_limit = { per_second = 100, burst = 200, key = "client_ip" }
+
+[functions.b]
+module = "echo"
+routes = ["GET /b"]
+rate_limit = { per_second = 0.5, key = "header:X-API-Key" }
+
+[functions.c]
+module = "echo"
+routes = ["GET /c"]
+rate_limit = { per_second = 2.5 }
+)");
+  ASSERT_EQ(manifest.functions.size(), 3u);
+  ASSERT_TRUE(manifest.functions[0].rate_limit.has_value());
+  EXPECT_EQ(manifest.functions[0].rate_limit->per_second, 100.0);
+  EXPECT_EQ(manifest.functions[0].rate_limit->burst, 200u);
+  EXPECT_EQ(manifest.functions[0].rate_limit->header, "");
+  EXPECT_EQ(manifest.functions[0].rate_limit->position.line, 5u);
+  ASSERT_TRUE(manifest.functions[1].rate_limit.has_value());
+  EXPECT_EQ(manifest.functions[1].rate_limit->per_second, 0.5);
+  EXPECT_EQ(manifest.functions[1].rate_limit->burst, 1u);  // default: per_second, at least 1
+  EXPECT_EQ(manifest.functions[1].rate_limit->header, "x-api-key");
+  ASSERT_TRUE(manifest.functions[2].rate_limit.has_value());
+  EXPECT_EQ(manifest.functions[2].rate_limit->burst, 3u);  // 2.5 rounded up
+  EXPECT_FALSE(parse_ok(kHello).functions[0].rate_limit.has_value());
+}
+
+TEST(ManifestErrors, RateLimitValues) {
+  const std::string text = R"(
+[functions.a]
+module = "echo"
+routes = ["GET /a"]
+rate_limit = { per_second = 0, burst = 0, key = "ip", extra = 1 }
+
+[functions.b]
+module = "echo"
+routes = ["GET /b"]
+rate_limit = { per_second = -1.5, burst = 2.5, key = "header:bad name" }
+
+[functions.c]
+module = "echo"
+routes = ["GET /c"]
+rate_limit = { per_second = "fast", key = 3 }
+
+[functions.d]
+module = "echo"
+routes = ["GET /d"]
+rate_limit = { burst = 5 }
+
+[functions.e]
+module = "echo"
+routes = ["GET /e"]
+rate_limit = 10
+)";
+  EXPECT_EQ(
+      errors_of(text),
+      (Lines{
+          "edgefn.toml:5:29: functions.a.rate_limit.per_second: must be a number greater than 0; "
+          "got 0",
+          "edgefn.toml:5:40: functions.a.rate_limit.burst: must be at least 1; got 0",
+          "edgefn.toml:5:49: functions.a.rate_limit.key: expected \"client_ip\" or "
+          "\"header:<name>\" such as \"header:x-api-key\"; got \"ip\"",
+          "edgefn.toml:5:55: functions.a.rate_limit.extra: unknown key; expected one of: "
+          "per_second, burst, key",
+          "edgefn.toml:10:29: functions.b.rate_limit.per_second: must be a number greater than 0; "
+          "got -1.5",
+          "edgefn.toml:10:43: functions.b.rate_limit.burst: expected a whole number of requests "
+          "such as 200, got a float",
+          "edgefn.toml:10:54: functions.b.rate_limit.key: expected \"client_ip\" or "
+          "\"header:<name>\" such as \"header:x-api-key\"; got \"header:bad name\"",
+          "edgefn.toml:15:29: functions.c.rate_limit.per_second: expected a number of requests "
+          "per second such as 100 or 0.5, got a string",
+          "edgefn.toml:15:43: functions.c.rate_limit.key: expected \"client_ip\" or "
+          "\"header:<name>\" such as \"header:x-api-key\", got an integer",
+          "edgefn.toml:20:14: functions.d.rate_limit: missing required key \"per_second\"",
+          "edgefn.toml:25:14: functions.e.rate_limit: expected a table, got an integer",
       }));
 }
 
