@@ -3,19 +3,14 @@
 
 #include <algorithm>
 
+#include "functions/api/ascii.h"
+
 namespace edgefn::router {
 namespace {
 
 constexpr std::string_view kCrlf = "\r\n";
 
-char lower(char c) {
-  return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(),
-                                            [](char x, char y) { return lower(x) == lower(y); });
-}
+using api::ascii::iequals;
 
 std::string_view trim(std::string_view text) {
   while (!text.empty() && (text.front() == ' ' || text.front() == '\t'))

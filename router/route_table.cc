@@ -26,6 +26,8 @@
 #include <string>
 #include <utility>
 
+#include "functions/api/ascii.h"
+
 namespace edgefn::router {
 namespace {
 
@@ -208,9 +210,7 @@ std::string pattern_shape(const std::vector<Segment>& segments) {
 
 // ---- Hosts -------------------------------------------------------------------------------------
 
-char to_lower(char c) {
-  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-}
+using api::ascii::to_lower;
 
 // A request's host without its port and without one trailing dot ("Example.COM.:8080" ->
 // "Example.COM"); "[::1]:80" keeps its brackets. Case is folded by the comparison, not here,
