@@ -169,6 +169,14 @@ std::unique_ptr<const App> build_app(Manifest manifest, std::vector<Diagnostic>&
           .header = declared.rate_limit->header,
       });
     }
+    if (declared.concurrency) {
+      function.concurrency = std::make_unique<router::ConcurrencyLimit>(router::ConcurrencySettings{
+          .max = declared.concurrency->max,
+          .queue = declared.concurrency->queue,
+          .queue_timeout = declared.concurrency->queue_timeout,
+      });
+    }
+    function.timeout = declared.timeout.value_or(Duration{});
     for (const ResponseHeaderDecl& header : declared.response_headers) {
       function.response_header_lines += header.name + ": " + header.value + "\r\n";
     }

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "functions/api/module.h"
+#include "router/concurrency_limit.h"
 #include "router/cors.h"
 #include "router/rate_limit.h"
 #include "router/route_table.h"
@@ -36,6 +37,11 @@ struct Function {
   // reached through this pointer, which the App's constness does not extend to. Absent: no
   // limit. A reload builds a new App, and so starts every bucket full.
   std::unique_ptr<router::RateLimiter> rate_limit;
+  // The manifest's max_concurrency (with queue and queue_timeout): node-wide like rate_limit,
+  // and reached the same way. Absent: no limit.
+  std::unique_ptr<router::ConcurrencyLimit> concurrency;
+  // The manifest's timeout: the function's time to answer before the client gets 504. Zero: none.
+  Duration timeout{};
 };
 
 class App {

@@ -36,8 +36,12 @@ void trim(std::string& buffer) {
 }
 
 // Runs one function for one request and hands the outcome to the connection. Started eagerly,
-// destroyed on completion; its frame comes from the connection's request arena.
+// destroyed on completion; its frame comes from the connection's request arena. A driver that
+// suspended can be destroyed from outside (through `handle`), which destroys the function's
+// coroutines with it: that is how a timeout or a departed client cancels a function.
 struct RequestDriver {
+  std::coroutine_handle<> handle;
+
   struct promise_type {
     static void* operator new(std::size_t size, Connection* connection, const api::Module*,
                               api::Context*) {
@@ -46,7 +50,9 @@ struct RequestDriver {
     // Arena memory is released as a whole before the next request.
     static void operator delete(void*, std::size_t) noexcept {}
 
-    RequestDriver get_return_object() noexcept { return {}; }
+    RequestDriver get_return_object() noexcept {
+      return {std::coroutine_handle<promise_type>::from_promise(*this)};
+    }
     std::suspend_never initial_suspend() noexcept { return {}; }
     std::suspend_never final_suspend() noexcept { return {}; }
     void return_void() noexcept {}
@@ -75,6 +81,12 @@ Connection::Connection(Worker& worker, std::uint32_t slot)
   timer_.owner = this;
 }
 
+Connection::~Connection() {
+  // The worker is going away with functions still suspended: free what their frames own.
+  if (driver_) driver_.destroy();
+  worker_.alarms().cancel(alarm_);
+}
+
 Connection& Connection::from_timer(TimerHook& hook) {
   return *static_cast<Connection*>(hook.owner);
 }
@@ -85,7 +97,7 @@ void Connection::open(int fd, bool admin) {
   admin_ = admin;
   phase_ = Phase::kReading;
   recv_armed_ = send_in_flight_ = shutdown_in_flight_ = recv_paused_ = false;
-  peer_done_ = handling_ = resume_pending_ = head_done_ = false;
+  peer_done_ = handling_ = resume_pending_ = head_done_ = start_pending_ = false;
   head_request_ = false;
   http_minor_ = 1;
   drain_ = worker_.draining();
@@ -403,6 +415,41 @@ void Connection::on_message_complete_error(bool keep_alive) {
 }
 
 void Connection::run_function(const http::RequestHead& head) {
+  phase_ = Phase::kHandling;
+  router::ConcurrencyLimit* limit = worker_.app().functions()[match_.target].concurrency.get();
+  if (limit == nullptr) {
+    start_function();
+    return;
+  }
+  if (limit->try_acquire()) {
+    holding_ = limit;
+    start_function();
+    return;
+  }
+  if (!limit->enter_queue(worker_.id())) {
+    const api::HeaderList headers(head.headers);
+    function_headers(headers);
+    respond_unavailable("too many requests in progress for this function");
+    return;
+  }
+  waiting_for_ = limit;
+  worker_.add_waiter(*this);
+  alarm_.deadline = Clock::now() + limit->settings().queue_timeout;
+  worker_.alarms().schedule(alarm_);
+  // A slot freed between try_acquire and enter_queue woke nobody (see the limit's protocol):
+  // take it for the oldest waiter here, which may be this request.
+  if (limit->try_acquire()) worker_.hand_over(*limit);
+}
+
+void Connection::grant() {
+  holding_ = std::exchange(waiting_for_, nullptr);
+  worker_.alarms().cancel(alarm_);
+  start_pending_ = true;
+  worker_.defer(*this);
+}
+
+void Connection::start_function() {
+  const http::RequestHead head = parser_->head({in_.data(), in_.size()});
   const Function& function = worker_.app().functions()[match_.target];
   request_ = api::Request{
       .method = head.method,
@@ -418,21 +465,27 @@ void Connection::run_function(const http::RequestHead& head) {
   };
   arena_.release();
   logger_.emplace(worker_.log(), function.name);
-  context_.emplace(function.config, *logger_, &arena_, api::Context::Clock::time_point::max());
-  phase_ = Phase::kHandling;
+  auto deadline = api::Context::Clock::time_point::max();
+  if (function.timeout.count() != 0) {
+    deadline = Clock::now() + function.timeout;
+    alarm_.deadline = deadline;
+    worker_.alarms().schedule(alarm_);
+  }
+  context_.emplace(function.config, *logger_, &arena_, deadline, worker_.alarms());
   handling_ = true;
-  drive(this, function.module.get(), &*context_);
+  const RequestDriver driver = drive(this, function.module.get(), &*context_);
+  if (handling_) driver_ = driver.handle;  // suspended; else it completed and is gone
+}
+
+void Connection::end_function() {
+  handling_ = false;
+  driver_ = {};
+  worker_.alarms().cancel(alarm_);
+  if (holding_ != nullptr) worker_.release_slot(*std::exchange(holding_, nullptr));
 }
 
 void Connection::handler_done(const api::Response& response) {
-  handling_ = false;
-  if (phase_ == Phase::kClosed) {
-    // The peer went away while the function ran: nobody to answer.
-    context_.reset();
-    logger_.reset();
-    maybe_release();
-    return;
-  }
+  end_function();
   const bool keep_alive = keep_alive_ && !drain_ && !peer_done_;
   http::write_response(out_pending_, response, framing(keep_alive),
                        function_headers(request_.headers));
@@ -440,19 +493,59 @@ void Connection::handler_done(const api::Response& response) {
 }
 
 void Connection::handler_failed(std::string_view what) {
-  handling_ = false;
+  end_function();
   if (log_enabled(LogLevel::kError)) {
     LogLine line(LogLevel::kError, "function failed");
     line.field("function", worker_.app().functions()[match_.target].name).field("error", what);
     worker_.log().append(line.text());
   }
-  if (phase_ == Phase::kClosed) {
-    context_.reset();
-    logger_.reset();
-    maybe_release();
-    return;
+  respond_error(500, "the function failed", keep_alive_ && !peer_done_,
+                function_headers(request_.headers));
+}
+
+void Connection::on_alarm() {
+  if (waiting_for_ != nullptr) {
+    on_queue_timeout();
+  } else if (handling_) {
+    on_function_timeout();
   }
-  respond_error(500, "the function failed", keep_alive_ && !peer_done_);
+}
+
+void Connection::on_function_timeout() {
+  // The function is suspended (this runs from the worker's loop): destroying its driver
+  // destroys its coroutines where they wait, and their awaits cancel what they waited for.
+  std::exchange(driver_, {}).destroy();
+  end_function();
+  const Function& function = worker_.app().functions()[match_.target];
+  if (log_enabled(LogLevel::kWarn)) {
+    LogLine line(LogLevel::kWarn, "function timed out");
+    line.field("function", function.name)
+        .field("timeout_ms",
+               std::chrono::duration_cast<std::chrono::milliseconds>(function.timeout).count());
+    worker_.log().append(line.text());
+  }
+  // The request was read whole: the connection stays usable for the next one.
+  respond_error(504, "the function did not answer in time", keep_alive_ && !peer_done_,
+                function_headers(request_.headers));
+}
+
+void Connection::on_queue_timeout() {
+  stop_waiting();
+  function_headers(api::HeaderList(parser_->head({in_.data(), in_.size()}).headers));
+  respond_unavailable("no capacity for this function in time");
+}
+
+void Connection::stop_waiting() {
+  worker_.remove_waiter(*this);
+  std::exchange(waiting_for_, nullptr)->leave_queue(worker_.id());
+  worker_.alarms().cancel(alarm_);
+}
+
+void Connection::respond_unavailable(std::string_view message) {
+  // extra_headers_ holds the function's lines (function_headers); a retry in a second may find
+  // a free slot.
+  extra_headers_.append("Retry-After: 1\r\n");
+  respond_error(503, message, keep_alive_ && !peer_done_, extra_headers_);
 }
 
 void Connection::serve_admin(const http::RequestHead& head) {
@@ -511,6 +604,11 @@ void Connection::finish_request(bool keep_alive) {
 }
 
 void Connection::resume() {
+  if (start_pending_) {
+    start_pending_ = false;
+    if (phase_ == Phase::kHandling) start_function();
+    return;
+  }
   if (!resume_pending_) return;  // the socket was closed (and the slot maybe reused) meanwhile
   resume_pending_ = false;
   if (phase_ == Phase::kReading) process_input();
@@ -640,6 +738,14 @@ void Connection::close() {
   if (phase_ == Phase::kClosed) return;
   phase_ = Phase::kClosed;
   TimerList::disarm(timer_);
+  // Nobody is left to answer: a waiting request leaves its queue, a suspended function is
+  // cancelled, and a granted slot goes back.
+  if (waiting_for_ != nullptr) stop_waiting();
+  if (driver_) std::exchange(driver_, {}).destroy();
+  if (handling_ || holding_ != nullptr) end_function();
+  start_pending_ = false;
+  context_.reset();
+  logger_.reset();
   if (recv_armed_ || send_in_flight_ || shutdown_in_flight_) {
     io_uring_sqe* sqe = worker_.ring().sqe();
     io_uring_prep_cancel_fd(sqe, fd_, IORING_ASYNC_CANCEL_ALL);

@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 
 #include <array>
+#include <coroutine>
 #include <cstddef>
 #include <cstdint>
 #include <memory_resource>
@@ -18,6 +19,7 @@
 #include <string_view>
 
 #include "functions/api/module.h"
+#include "router/concurrency_limit.h"
 #include "router/route_table.h"
 #include "router/validation.h"
 #include "runtime/http_parser.h"
@@ -36,6 +38,7 @@ class Connection {
   Connection(Worker& worker, std::uint32_t slot);
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
+  ~Connection();
 
   // Takes a freshly accepted socket and starts receiving.
   void open(int fd, bool admin);
@@ -68,6 +71,12 @@ class Connection {
   void handler_done(const api::Response& response);
   void handler_failed(std::string_view what);
 
+  // The concurrency limit this connection's request waits for a slot of (null: none); the
+  // worker keeps waiting connections in a list and calls grant() when the slot is theirs.
+  router::ConcurrencyLimit* waiting_for() const { return waiting_for_; }
+  // The request now holds a slot of the limit it waited for; its function starts from the loop.
+  void grant();
+
  private:
   enum class Phase : std::uint8_t {
     kReading,    // parsing requests
@@ -90,7 +99,18 @@ class Connection {
   bool admit(const http::RequestHead& head);
   // Checks the function's request rules; false when it answered 400 instead.
   bool validate(const http::RequestHead& head);
+  // Runs the routed function now, or queues the request for a slot of the function's
+  // concurrency limit (answering 503 when the queue is full).
   void run_function(const http::RequestHead& head);
+  void start_function();
+  // The function's timeout or the request's queue wait ran out (whichever alarm_ was for).
+  void on_alarm();
+  void on_function_timeout();
+  void on_queue_timeout();
+  void stop_waiting();
+  // The function ended (or was cancelled): its alarm and its concurrency slot are given back.
+  void end_function();
+  void respond_unavailable(std::string_view message);
   // Answers a CORS preflight for the function match_ names: 204, with Access-Control-* lines
   // only when its policy allows the origin, method and headers asked for.
   void respond_preflight(const http::RequestHead& head);
@@ -125,6 +145,7 @@ class Connection {
   bool drain_ = false;
   bool peer_done_ = false;       // the peer shut its sending side: answer, then close
   bool handling_ = false;        // a function is running (possibly suspended) for this socket
+  bool start_pending_ = false;   // granted a concurrency slot: start the function from the loop
   bool resume_pending_ = false;  // queued on the worker to continue parsing
   bool head_done_ = false;       // the current request's head is complete; its body may follow
 
@@ -153,6 +174,25 @@ class Connection {
   bool keep_alive_ = true;
   int http_minor_ = 1;
   router::Rejection rejection_;  // why validation refused the request; capacity kept
+
+  // The suspended driver of the running function, destroyed to cancel it (timeout, close).
+  std::coroutine_handle<> driver_;
+  // Due at the function's timeout while it runs, or at the end of its queue wait.
+  class RequestAlarm final : public api::Alarm {
+   public:
+    explicit RequestAlarm(Connection& connection) : connection_(connection) {}
+    void fire() override { connection_.on_alarm(); }
+
+   private:
+    Connection& connection_;
+  };
+  RequestAlarm alarm_{*this};
+  router::ConcurrencyLimit* waiting_for_ = nullptr;  // queued for a slot of this limit
+  router::ConcurrencyLimit* holding_ = nullptr;      // holds a slot of this limit
+  // Links of the worker's list of waiting connections.
+  friend class Worker;
+  Connection* wait_prev_ = nullptr;
+  Connection* wait_next_ = nullptr;
 
   // What a running function sees; stable until handler_done/handler_failed.
   api::Request request_;

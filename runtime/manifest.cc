@@ -42,6 +42,7 @@ constexpr std::uint64_t kMaxHeaderBytes = 1 * kMiB;
 constexpr std::uint64_t kMinTargetBytes = 256;
 constexpr std::uint64_t kMaxBodyBytes = 1 * kGiB;
 constexpr Duration kMaxTimeout = std::chrono::hours(1);
+constexpr std::int64_t kMaxConcurrency = 1'000'000;
 
 constexpr std::string_view kSizeExpected = R"(expected a size such as 16384 or "16KiB")";
 constexpr std::string_view kSizeUnits = "units: B, KiB, MiB, GiB, kB, MB, GB";
@@ -670,6 +671,11 @@ class Loader {
 
     bool has_module = false;
     bool has_routes = false;
+    bool has_concurrency = false;
+    bool max_concurrency_given = false;  // even when its value was refused
+    ConcurrencyDecl concurrency;
+    const toml::node* queue_node = nullptr;  // queue or queue_timeout, to report without a max
+    std::string queue_key;
     for (auto&& [field, value] : *table) {
       const std::string_view name = field.str();
       const std::string field_path = join(path, name);
@@ -705,11 +711,37 @@ class Loader {
         response_headers(value, field_path, function);
       } else if (name == "rate_limit") {
         rate_limit(value, field_path, function);
+      } else if (name == "timeout") {
+        function.timeout = timeout(value, field_path);
+      } else if (name == "max_concurrency") {
+        max_concurrency_given = true;
+        if (auto count = integer(value, field_path, 1, kMaxConcurrency)) {
+          concurrency.max = static_cast<std::uint32_t>(*count);
+          concurrency.position = position_of(value.source());
+          has_concurrency = true;
+        }
+      } else if (name == "queue") {
+        queue_node = &value;
+        queue_key = field_path;
+        if (auto count = integer(value, field_path, 0, kMaxConcurrency)) {
+          concurrency.queue = static_cast<std::uint32_t>(*count);
+        }
+      } else if (name == "queue_timeout") {
+        queue_node = &value;
+        queue_key = field_path;
+        if (auto wait = timeout(value, field_path)) concurrency.queue_timeout = *wait;
       } else {
         unknown_key(field, path,
                     {"module", "routes", "host", "config", "max_body_bytes", "body_schema", "query",
-                     "headers", "cors", "response_headers", "rate_limit"});
+                     "headers", "cors", "response_headers", "rate_limit", "timeout",
+                     "max_concurrency", "queue", "queue_timeout"});
       }
+    }
+    if (has_concurrency) {
+      function.concurrency = concurrency;
+    } else if (queue_node != nullptr && !max_concurrency_given) {
+      error(*queue_node, queue_key,
+            "needs max_concurrency: a queue holds requests over that limit");
     }
     if (!has_module) error(node, path, "missing required key \"module\"");
     if (!has_routes) error(node, path, "missing required key \"routes\"");

@@ -82,6 +82,14 @@ struct RateLimitDecl {
   SourcePosition position;
 };
 
+// A function's `max_concurrency` with its `queue` and `queue_timeout`: node-wide.
+struct ConcurrencyDecl {
+  std::uint32_t max = 1;                             // >= 1
+  std::uint32_t queue = 0;                           // waiting requests; 0: refuse at once
+  Duration queue_timeout = std::chrono::seconds(1);  // longest wait, then 503
+  SourcePosition position;                           // of max_concurrency
+};
+
 // One `response_headers` entry: added to every response of the function.
 struct ResponseHeaderDecl {
   std::string name;   // a valid token, as written
@@ -107,6 +115,8 @@ struct FunctionConfig {
   std::optional<CorsDecl> cors;
   std::vector<ResponseHeaderDecl> response_headers;  // in file order
   std::optional<RateLimitDecl> rate_limit;
+  std::optional<Duration> timeout;  // absent: none; else 504 when it passes
+  std::optional<ConcurrencyDecl> concurrency;
 };
 
 struct Manifest {

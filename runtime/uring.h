@@ -23,6 +23,7 @@ enum class Op : std::uint8_t {
   kWake,        // eventfd read: another thread wants the worker's attention
   kLogWrite,    // the worker's log buffer reached stdout
   kSignal,      // signalfd read: SIGTERM, SIGINT or SIGHUP (first worker only)
+  kDeadline,    // the timeout armed for the earliest alarm; index: its arming sequence
 };
 
 constexpr std::uint64_t make_tag(Op op, std::uint32_t index) {

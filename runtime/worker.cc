@@ -100,10 +100,12 @@ Worker::Exit Worker::run() {
       ++seen;
     }
     io_uring_cq_advance(ring, seen);
+    fire_alarms();
     for (std::size_t i = 0; i < deferred_.size(); ++i)
       deferred_[i]->resume();
     deferred_.clear();
     flush_log();
+    arm_deadline();
   }
   // The last turn may have queued closes of drained connections: they must reach the kernel,
   // or those sockets would stay open until the process exits.
@@ -155,6 +157,10 @@ void Worker::dispatch(io_uring_cqe* cqe) {
     case Op::kWake:
       arm_wake();
       if (shared_.draining.load() && !draining_) begin_drain();
+      grant_waiters();
+      break;
+    case Op::kDeadline:
+      if (index == deadline_sequence_) armed_deadline_ = Clock::time_point::max();
       break;
     case Op::kLogWrite: {
       std::string_view rest = log_.finish_write(cqe->res);
@@ -264,6 +270,77 @@ void Worker::on_tick() {
     accept_retry_ = false;
     if (!accept_armed_[kPublic] && listeners_[kPublic] >= 0) arm_accept(kPublic);
     if (!accept_armed_[kAdmin] && listeners_[kAdmin] >= 0) arm_accept(kAdmin);
+  }
+}
+
+void Worker::fire_alarms() {
+  if (alarms_.empty()) return;
+  // One `now` for the whole pass: an alarm that schedules another already due (a retry, a
+  // zero sleep) is fired on the next turn instead of looping here.
+  const auto now = Clock::now();
+  while (api::Alarm* alarm = alarms_.pop_due(now))
+    alarm->fire();
+}
+
+void Worker::arm_deadline() {
+  if (alarms_.empty() || alarms_.earliest() >= armed_deadline_) return;
+  // An absolute CLOCK_MONOTONIC timeout (steady_clock's clock) for the earliest alarm. One in
+  // flight is enough: when an earlier alarm comes, another is armed and the later one only
+  // causes a spare wake-up.
+  armed_deadline_ = alarms_.earliest();
+  const auto since_epoch =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(armed_deadline_.time_since_epoch());
+  deadline_.tv_sec = since_epoch.count() / 1'000'000'000;
+  deadline_.tv_nsec = since_epoch.count() % 1'000'000'000;
+  io_uring_sqe* sqe = ring_.sqe();
+  io_uring_prep_timeout(sqe, &deadline_, 0, IORING_TIMEOUT_ABS);
+  io_uring_sqe_set_data64(sqe, make_tag(Op::kDeadline, ++deadline_sequence_));
+}
+
+void Worker::add_waiter(Connection& connection) {
+  connection.wait_prev_ = waiters_tail_;
+  connection.wait_next_ = nullptr;
+  (waiters_tail_ ? waiters_tail_->wait_next_ : waiters_head_) = &connection;
+  waiters_tail_ = &connection;
+}
+
+void Worker::remove_waiter(Connection& connection) {
+  (connection.wait_prev_ ? connection.wait_prev_->wait_next_ : waiters_head_) =
+      connection.wait_next_;
+  (connection.wait_next_ ? connection.wait_next_->wait_prev_ : waiters_tail_) =
+      connection.wait_prev_;
+  connection.wait_prev_ = connection.wait_next_ = nullptr;
+}
+
+bool Worker::hand_over(router::ConcurrencyLimit& limit) {
+  for (Connection* waiter = waiters_head_; waiter != nullptr; waiter = waiter->wait_next_) {
+    if (waiter->waiting_for() != &limit) continue;
+    remove_waiter(*waiter);
+    limit.leave_queue(id_);
+    waiter->grant();
+    return true;
+  }
+  return false;
+}
+
+void Worker::release_slot(router::ConcurrencyLimit& limit) {
+  if (hand_over(limit)) return;
+  if (const std::optional<unsigned> other = limit.release(id_)) {
+    if (*other < shared_.workers.size()) shared_.workers[*other]->wake();
+  }
+}
+
+void Worker::grant_waiters() {
+  Connection* waiter = waiters_head_;
+  while (waiter != nullptr) {
+    Connection* next = waiter->wait_next_;
+    router::ConcurrencyLimit* limit = waiter->waiting_for();
+    if (limit->try_acquire()) {
+      remove_waiter(*waiter);
+      limit->leave_queue(id_);
+      waiter->grant();
+    }
+    waiter = next;
   }
 }
 

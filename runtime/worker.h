@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "runtime/alarm_queue.h"
 #include "runtime/app.h"
 #include "runtime/connection.h"
 #include "runtime/http_writer.h"
@@ -71,6 +72,21 @@ class Worker {
   void release(Connection& connection);
   // Calls connection.resume() from the loop once the current completions are handled.
   void defer(Connection& connection) { deferred_.push_back(&connection); }
+  // Function timeouts, queue waits and sleeping functions: fired by the loop when due, which
+  // arms one ring timeout for the earliest (so they are precise, not rounded to the tick).
+  AlarmQueue& alarms() { return alarms_; }
+
+  // Requests waiting for a slot of a function's concurrency limit (see
+  // router/concurrency_limit.h): `connection` waits, in arrival order, until a slot is handed to
+  // it (Connection::grant) or it leaves (timeout, closed socket).
+  void add_waiter(Connection& connection);
+  void remove_waiter(Connection& connection);
+  // A slot of `limit` is free on this worker: the oldest local waiter for it gets it; false when
+  // there is none (the slot stays taken either way only if true).
+  bool hand_over(router::ConcurrencyLimit& limit);
+  // A request of this worker gives its slot back: to a local waiter, else to the limit, waking
+  // a worker whose requests wait for it.
+  void release_slot(router::ConcurrencyLimit& limit);
 
  private:
   void dispatch(io_uring_cqe* cqe);
@@ -79,6 +95,10 @@ class Worker {
   void arm_tick();
   void on_tick();
   void arm_wake();
+  // Tries to get slots for the waiting requests (another worker freed one).
+  void grant_waiters();
+  void fire_alarms();
+  void arm_deadline();
   void begin_drain();
   void arm_signal();
   void on_signal(int result);
@@ -104,12 +124,19 @@ class Worker {
   TimerList header_timers_;
   TimerList idle_timers_;
   TimerList linger_timers_;
+  AlarmQueue alarms_;  // before slots_: connections cancel their alarms when destroyed
   std::vector<std::unique_ptr<Connection>> slots_;
   std::vector<std::uint32_t> free_slots_;
   std::uint32_t public_connections_ = 0;
   bool draining_ = false;
   bool accept_retry_ = false;  // accept failed (EMFILE...): re-arm on the next tick
   std::vector<Connection*> deferred_;
+  Connection* waiters_head_ = nullptr;
+  Connection* waiters_tail_ = nullptr;
+  __kernel_timespec deadline_{};  // read by the kernel when the ring timeout is submitted
+  std::chrono::steady_clock::time_point armed_deadline_ =
+      std::chrono::steady_clock::time_point::max();
+  std::uint32_t deadline_sequence_ = 0;
 
   // Declared last, so destroyed first: the kernel lets go of every buffer above (log lines,
   // connections' send buffers) before they are freed. The buffer ring unregisters before the

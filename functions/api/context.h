@@ -1,11 +1,12 @@
-// Context: what the runtime lends a module for one request — its config, a logger, the deadline
-// and the request's arena. Created by the runtime; a module only reads it.
+// Context: what the runtime lends a module for one request — its config, a logger, the deadline,
+// the request's arena and timers. Created by the runtime; a module only reads it.
 #pragma once
 
 #include <chrono>
 #include <memory_resource>
 #include <string_view>
 
+#include "functions/api/alarm.h"
 #include "functions/api/config.h"
 #include "functions/api/response.h"
 
@@ -29,13 +30,22 @@ class Context {
   using Clock = std::chrono::steady_clock;
 
   Context(const Config& config, Logger& logger, std::pmr::memory_resource* arena,
-          Clock::time_point deadline)
-      : config_(&config), logger_(&logger), arena_(arena), deadline_(deadline) {}
+          Clock::time_point deadline, Scheduler& scheduler)
+      : config_(&config),
+        logger_(&logger),
+        arena_(arena),
+        deadline_(deadline),
+        scheduler_(&scheduler) {}
 
   const Config& config() const { return *config_; }
   Logger& log() const { return *logger_; }
-  // When the function's `timeout` expires; the runtime answers 504 then.
+  // When the function's `timeout` expires: the runtime answers 504 then and destroys the
+  // function's coroutine where it is suspended (its destructors run; its result never comes).
   Clock::time_point deadline() const { return deadline_; }
+  // `co_await ctx.sleep(10ms)`: suspends the function without holding its worker.
+  Sleep sleep(Clock::duration duration) const {
+    return Sleep(*scheduler_, Clock::now() + duration);
+  }
   // Memory released when the request ends: coroutine frames, Response strings, scratch.
   std::pmr::memory_resource* arena() const { return arena_; }
   // A response whose strings live in this request's arena.
@@ -46,6 +56,7 @@ class Context {
   Logger* logger_;
   std::pmr::memory_resource* arena_;
   Clock::time_point deadline_;
+  Scheduler* scheduler_;
 };
 
 }  // namespace edgefn::api

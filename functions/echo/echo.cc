@@ -72,18 +72,31 @@ std::size_t estimate_size(const api::Request& request) {
 
 std::unique_ptr<api::Module> EchoModule::create(const api::Config& config, std::string& error) {
   std::string problems;
+  std::chrono::milliseconds delay{0};
   for (const auto& [key, value] : config.values()) {
+    if (key == "delay_ms") {
+      const std::optional<std::int64_t> ms = config.integer(key);
+      if (ms && *ms >= 0 && *ms <= kMaxDelayMs) {
+        delay = std::chrono::milliseconds(*ms);
+        continue;
+      }
+      if (!problems.empty()) problems += "; ";
+      problems.append("delay_ms: expected milliseconds from 0 to ")
+          .append(std::to_string(kMaxDelayMs));
+      continue;
+    }
     if (!problems.empty()) problems += "; ";
-    problems.append(key).append(": unknown key (echo takes no config)");
+    problems.append(key).append(": unknown key (echo accepts: delay_ms)");
   }
   if (!problems.empty()) {
     error = std::move(problems);
     return nullptr;
   }
-  return std::make_unique<EchoModule>();
+  return std::make_unique<EchoModule>(delay);
 }
 
 api::Task<api::Response> EchoModule::handle(const api::Request& request, api::Context& ctx) const {
+  if (delay_.count() != 0) co_await ctx.sleep(delay_);
   api::Response response = ctx.response(200);
   response.set_header("Content-Type", "application/json");
   std::pmr::string& out = response.body;

@@ -1,6 +1,8 @@
 // The `echo` module: answers 200 application/json describing the request it received.
 #pragma once
 
+#include <chrono>
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -21,14 +23,25 @@ namespace edgefn::functions {
 //   "body_encoding" always present: "utf-8" or "base64", so a client never has to guess
 // e.g. {"method":"GET","path":"/e","query":"","params":{},"headers":{},"body_bytes":0,
 //       "body":"","body_encoding":"utf-8"}
-// No trailing newline. Content-Type is "application/json". The module takes no config keys.
-// handle() never suspends and allocates only from ctx.arena().
+// No trailing newline. Content-Type is "application/json". handle() allocates only from
+// ctx.arena().
+//
+// Config: `delay_ms` (0 to 60000, default 0) holds each answer back that long with ctx.sleep,
+// without holding the worker — a stand-in for a slow function or origin when trying out
+// timeouts and concurrency limits. With no delay, handle() never suspends.
 class EchoModule final : public api::Module {
  public:
-  // Returns nullptr and sets `error` ("<key>: unknown key ...") when the config has any key.
+  static constexpr std::int64_t kMaxDelayMs = 60'000;
+
+  // Returns nullptr and sets `error` ("<key>: ...") for an unknown key or a bad delay_ms.
   static std::unique_ptr<api::Module> create(const api::Config& config, std::string& error);
 
+  explicit EchoModule(std::chrono::milliseconds delay = {}) : delay_(delay) {}
+
   api::Task<api::Response> handle(const api::Request& request, api::Context& ctx) const override;
+
+ private:
+  std::chrono::milliseconds delay_;
 };
 
 }  // namespace edgefn::functions

@@ -186,18 +186,61 @@ TEST_F(EchoTest, HandleAllocatesOnlyFromTheArena) {
                                             std::pmr::null_memory_resource());
   testing::RecordingLogger logger;
   const api::Config config;
-  api::Context ctx(config, logger, &arena, api::Context::Clock::now());
+  testing::ManualScheduler scheduler;
+  api::Context ctx(config, logger, &arena, api::Context::Clock::now(), scheduler);
   std::optional<api::Response> response;
   EXPECT_NO_ALLOC(response.emplace(run(module_->handle(request, ctx))));
   ASSERT_TRUE(response.has_value());
   parse(response->body);
 }
 
-TEST(EchoConfigTest, TakesNoConfig) {
+TEST(EchoDelayTest, AnswersOnlyAfterItsSleepEnds) {
+  std::unique_ptr<api::Module> module =
+      create_ok(spec(), api::Config({{"delay_ms", std::int64_t{250}}}, ""));
+  ASSERT_NE(module, nullptr);
+  Harness harness;
+  api::Context ctx = harness.context();
+  api::Request request;
+  request.method = "GET";
+  request.path = "/slow";
+  api::Task<api::Response> task = module->handle(request, ctx);
+  const auto before = api::Context::Clock::now();
+  task.start();
+  EXPECT_FALSE(task.done());
+  ASSERT_EQ(harness.scheduler.alarms.size(), 1u);
+  EXPECT_GE(harness.scheduler.alarms[0]->deadline, before + std::chrono::milliseconds(250));
+  harness.scheduler.fire_all();
+  ASSERT_TRUE(task.done());
+  EXPECT_EQ(task.result().status, 200);
+}
+
+TEST(EchoDelayTest, DestroyingTheSleepingHandlerCancelsItsAlarm) {
+  std::unique_ptr<api::Module> module =
+      create_ok(spec(), api::Config({{"delay_ms", std::int64_t{1000}}}, ""));
+  ASSERT_NE(module, nullptr);
+  Harness harness;
+  api::Context ctx = harness.context();
+  api::Request request;
+  {
+    api::Task<api::Response> task = module->handle(request, ctx);
+    task.start();
+    EXPECT_EQ(harness.scheduler.alarms.size(), 1u);
+  }
+  EXPECT_TRUE(harness.scheduler.alarms.empty());
+}
+
+TEST(EchoConfigTest, RejectsABadDelay) {
+  EXPECT_EQ(create_error(spec(), api::Config({{"delay_ms", std::int64_t{-1}}}, "")),
+            "delay_ms: expected milliseconds from 0 to 60000");
+  EXPECT_EQ(create_error(spec(), api::Config({{"delay_ms", std::string("1s")}}, "")),
+            "delay_ms: expected milliseconds from 0 to 60000");
+}
+
+TEST(EchoConfigTest, RejectsUnknownKeys) {
   EXPECT_EQ(create_error(spec(), api::Config({{"pretty", true}}, "")),
-            "pretty: unknown key (echo takes no config)");
+            "pretty: unknown key (echo accepts: delay_ms)");
   EXPECT_EQ(create_error(spec(), api::Config({{"a", true}, {"b", std::string("x")}}, "")),
-            "a: unknown key (echo takes no config); b: unknown key (echo takes no config)");
+            "a: unknown key (echo accepts: delay_ms); b: unknown key (echo accepts: delay_ms)");
 }
 
 }  // namespace

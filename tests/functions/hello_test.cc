@@ -122,7 +122,8 @@ TEST(HelloTest, HandleAllocatesOnlyFromTheArena) {
                                             std::pmr::null_memory_resource());
   testing::RecordingLogger logger;
   const api::Config config;
-  api::Context ctx(config, logger, &arena, api::Context::Clock::now());
+  testing::ManualScheduler scheduler;
+  api::Context ctx(config, logger, &arena, api::Context::Clock::now(), scheduler);
 
   std::optional<api::Response> response;
   EXPECT_NO_ALLOC(response.emplace(run(module->handle(request, ctx))));

@@ -23,6 +23,32 @@ class RecordingLogger final : public api::Logger {
   std::vector<std::pair<api::LogLevel, std::string>> lines;
 };
 
+// A Scheduler for tests: keeps the alarms it is given, and fires them when the test says.
+class ManualScheduler final : public api::Scheduler {
+ public:
+  void schedule(api::Alarm& alarm) override {
+    alarm.slot = alarms.size();
+    alarms.push_back(&alarm);
+  }
+  void cancel(api::Alarm& alarm) noexcept override {
+    if (!alarm.scheduled()) return;
+    std::erase(alarms, &alarm);
+    for (std::size_t i = 0; i < alarms.size(); ++i)
+      alarms[i]->slot = i;
+    alarm.slot = api::Alarm::kIdle;
+  }
+  // Fires every alarm scheduled so far (whatever its deadline), oldest first.
+  void fire_all() {
+    std::vector<api::Alarm*> due = std::move(alarms);
+    alarms.clear();
+    for (api::Alarm* alarm : due) {
+      alarm->slot = api::Alarm::kIdle;
+      alarm->fire();
+    }
+  }
+  std::vector<api::Alarm*> alarms;
+};
+
 // Forwards to an upstream resource and counts what passes through it.
 class CountingResource final : public std::pmr::memory_resource {
  public:
@@ -64,12 +90,13 @@ struct Harness {
   explicit Harness(api::Config cfg = {}) : config(std::move(cfg)) {}
 
   api::Context context() {
-    return api::Context(config, logger, &arena, api::Context::Clock::now() + kTimeout);
+    return api::Context(config, logger, &arena, api::Context::Clock::now() + kTimeout, scheduler);
   }
 
   static constexpr std::chrono::seconds kTimeout{5};
   api::Config config;
   RecordingLogger logger;
+  ManualScheduler scheduler;
   std::pmr::monotonic_buffer_resource arena;
 };
 

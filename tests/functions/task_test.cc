@@ -19,6 +19,7 @@ namespace edgefn::api {
 namespace {
 
 using functions::testing::CountingResource;
+using functions::testing::ManualScheduler;
 using functions::testing::RecordingLogger;
 
 Task<int> answer() {
@@ -106,10 +107,11 @@ class Member {
 
 struct TaskTest : ::testing::Test {
   Context context(std::pmr::memory_resource* arena) {
-    return Context(config, logger, arena, Context::Clock::now());
+    return Context(config, logger, arena, Context::Clock::now(), scheduler);
   }
   Config config;
   RecordingLogger logger;
+  ManualScheduler scheduler;
 };
 
 TEST_F(TaskTest, IsLazyUntilStarted) {

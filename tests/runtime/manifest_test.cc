@@ -325,7 +325,7 @@ listen = "0.0.0.0:8080"
 url = "http://127.0.0.1:9000"
 )";
   text += kHello;
-  text += "timeout = \"500ms\"\n";
+  text += "offload = true\n";
   EXPECT_EQ(errors_of(text),
             (Lines{
                 "edgefn.toml:2:1: cache: unknown key; expected one of: server, functions",
@@ -333,9 +333,9 @@ url = "http://127.0.0.1:9000"
                 "workers, max_connections, max_header_bytes, max_target_bytes, max_body_bytes, "
                 "header_timeout, idle_timeout, drain_timeout",
                 "edgefn.toml:8:2: upstreams: unknown key; expected one of: server, functions",
-                "edgefn.toml:14:1: functions.hello.timeout: unknown key; expected one of: module, "
+                "edgefn.toml:14:1: functions.hello.offload: unknown key; expected one of: module, "
                 "routes, host, config, max_body_bytes, body_schema, query, headers, cors, "
-                "response_headers, rate_limit",
+                "response_headers, rate_limit, timeout, max_concurrency, queue, queue_timeout",
             }));
 }
 
@@ -655,7 +655,7 @@ TEST(ManifestErrors, EveryErrorInOneRunInFileOrder) {
           file +
               ":18:1: functions.orders.route: unknown key; expected one of: module, routes, "
               "host, config, max_body_bytes, body_schema, query, headers, cors, response_headers, "
-              "rate_limit",
+              "rate_limit, timeout, max_concurrency, queue, queue_timeout",
           file + ":19:8: functions.orders.host: a host takes no port; the router ignores the "
                  "request's port",
           file +
@@ -1100,6 +1100,66 @@ response_headers = { "bad name" = "x", "x-ok" = "a\r\nb", "content-length" = "5"
                 "by the server or the function; it cannot be configured",
                 "edgefn.toml:5:93: functions.a.response_headers.x-num: expected a string, got an "
                 "integer",
+            }));
+}
+
+TEST(Manifest, TimeoutAndConcurrency) {
+  const Manifest manifest = parse_ok(R"(
+[functions.a]
+module = "echo"
+routes = ["GET /a"]
+timeout = "500ms"
+max_concurrency = 8
+queue = 100
+queue_timeout = "2s"
+
+[functions.b]
+module = "echo"
+routes = ["GET /b"]
+max_concurrency = 1
+)");
+  ASSERT_EQ(manifest.functions.size(), 2u);
+  const FunctionConfig& a = manifest.functions[0];
+  EXPECT_EQ(a.timeout, std::chrono::milliseconds(500));
+  ASSERT_TRUE(a.concurrency.has_value());
+  EXPECT_EQ(a.concurrency->max, 8u);
+  EXPECT_EQ(a.concurrency->queue, 100u);
+  EXPECT_EQ(a.concurrency->queue_timeout, std::chrono::seconds(2));
+  EXPECT_EQ(a.concurrency->position.line, 6u);
+  const FunctionConfig& b = manifest.functions[1];
+  EXPECT_FALSE(b.timeout.has_value());
+  ASSERT_TRUE(b.concurrency.has_value());
+  EXPECT_EQ(b.concurrency->queue, 0u);  // default: refuse at once
+  EXPECT_EQ(b.concurrency->queue_timeout, std::chrono::seconds(1));
+  EXPECT_FALSE(parse_ok(kHello).functions[0].concurrency.has_value());
+}
+
+TEST(ManifestErrors, TimeoutAndConcurrencyValues) {
+  const std::string text = R"(
+[functions.a]
+module = "echo"
+routes = ["GET /a"]
+timeout = "0ms"
+max_concurrency = 0
+queue = -1
+
+[functions.b]
+module = "echo"
+routes = ["GET /b"]
+queue_timeout = "1s"
+timeout = 5
+)";
+  EXPECT_EQ(errors_of(text),
+            (Lines{
+                "edgefn.toml:5:11: functions.a.timeout: must be more than 0 and at most 1h; got "
+                "\"0ms\"",
+                "edgefn.toml:6:19: functions.a.max_concurrency: must be between 1 and 1000000; "
+                "got 0",
+                "edgefn.toml:7:9: functions.a.queue: must be between 0 and 1000000; got -1",
+                "edgefn.toml:12:17: functions.b.queue_timeout: needs max_concurrency: a queue "
+                "holds requests over that limit",
+                "edgefn.toml:13:11: functions.b.timeout: expected a duration such as \"250ms\" or "
+                "\"30s\", got an integer",
             }));
 }
 
