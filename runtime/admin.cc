@@ -22,7 +22,7 @@ void respond_json(std::string& out, int status, std::string_view body,
 }  // namespace
 
 void respond_admin(std::string_view method, std::string_view path, const SharedState& shared,
-                   std::string& out, const http::ResponseFraming& framing) {
+                   const App& app, std::string& out, const http::ResponseFraming& framing) {
   const bool known = path == "/healthz" || path == "/readyz" || path == "/functions";
   if (!known) {
     http::write_error(out, 404, "no such admin page", framing);
@@ -42,7 +42,7 @@ void respond_admin(std::string_view method, std::string_view path, const SharedS
       respond_json(out, 200, "{\"status\":\"ready\"}\n", framing);
     }
   } else {
-    respond_json(out, 200, shared.functions_json, framing);
+    respond_json(out, 200, functions_json(app), framing);
   }
 }
 

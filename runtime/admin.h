@@ -10,11 +10,12 @@
 
 namespace edgefn::runtime {
 
-struct SharedState;
+class SharedState;
 
-// Appends the response to an admin request for `path` (raw, query ignored) to `out`.
+// Appends the response to an admin request for `path` (raw, query ignored) to `out`; `app` is
+// the one the worker serves new requests with.
 void respond_admin(std::string_view method, std::string_view path, const SharedState& shared,
-                   std::string& out, const http::ResponseFraming& framing);
+                   const App& app, std::string& out, const http::ResponseFraming& framing);
 
 // The /functions document: {"functions":[{"name","module","host","routes":[...]}...]}.
 std::string functions_json(const App& app);

@@ -23,15 +23,11 @@ void print_diagnostics(const std::vector<Diagnostic>& errors) {
     std::fprintf(stderr, "%s\n", error.to_string().c_str());
 }
 
-// Loads the manifest, applies the command line's overrides and builds the app. Prints every
-// problem to stderr; null if there was any.
-std::unique_ptr<const App> load_app(const CommandLine& command) {
-  std::vector<Diagnostic> errors;
+// Loads the manifest, applies the command line's overrides and builds the app; null with
+// `errors` filled (or, for a bad override, a message on stderr) if anything is wrong.
+std::unique_ptr<const App> load_app(const CommandLine& command, std::vector<Diagnostic>& errors) {
   std::optional<Manifest> manifest = load_manifest(command.manifest, errors);
-  if (!manifest) {
-    print_diagnostics(errors);
-    return nullptr;
-  }
+  if (!manifest) return nullptr;
   bool overrides_ok = true;
   auto override_address = [&](const std::optional<std::string>& text, SocketAddress& target,
                               const char* flag) {
@@ -48,8 +44,14 @@ std::unique_ptr<const App> load_app(const CommandLine& command) {
   override_address(command.admin, manifest->server.admin, "--admin");
   if (command.workers) manifest->server.workers = *command.workers;
   if (!overrides_ok) return nullptr;
-  std::unique_ptr<const App> app = build_app(std::move(*manifest), errors);
-  if (!app) print_diagnostics(errors);
+  return build_app(std::move(*manifest), errors);
+}
+
+// As above, printing every problem to stderr.
+std::unique_ptr<const App> load_app(const CommandLine& command) {
+  std::vector<Diagnostic> errors;
+  std::unique_ptr<const App> app = load_app(command, errors);
+  print_diagnostics(errors);
   return app;
 }
 
@@ -89,6 +91,10 @@ std::optional<CommandLine> parse_command_line(int argc, char** argv, std::string
       if (command.verb != CommandLine::Verb::kServe) {
         error = "check takes only a manifest path";
         return std::nullopt;
+      }
+      if (arg == "--watch") {
+        command.watch = true;
+        continue;
       }
       // Both "--flag value" and "--flag=value".
       std::string_view name = arg;
@@ -138,11 +144,12 @@ std::optional<CommandLine> parse_command_line(int argc, char** argv, std::string
 void print_usage(std::FILE* out) {
   std::fprintf(out,
                "usage: edgefn serve [MANIFEST] [--listen ADDR] [--admin ADDR] [--workers N]\n"
-               "                    [--log-level debug|info|warn|error]\n"
+               "                    [--log-level debug|info|warn|error] [--watch]\n"
                "       edgefn check MANIFEST\n"
                "       edgefn functions\n"
                "       edgefn --version\n"
-               "MANIFEST defaults to ./edgefn.toml.\n");
+               "MANIFEST defaults to ./edgefn.toml. SIGHUP reloads it; --watch also reloads it\n"
+               "when it or a body_schema file changes.\n");
 }
 
 int run_check(const CommandLine& command) {
@@ -196,6 +203,12 @@ int run_serve(const CommandLine& command, const ProcessInfo& process) {
   }
 
   Server server(std::move(app), signal_fd);
+  server.enable_reload(ReloadOptions{
+      .load = [&command](std::vector<Diagnostic>& errors) -> std::shared_ptr<const App> {
+        return load_app(command, errors);
+      },
+      .watch = command.watch,
+  });
   std::string error;
   if (!server.start(error)) {
     std::fprintf(stderr, "edgefn: %s\n", error.c_str());

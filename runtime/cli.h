@@ -21,6 +21,7 @@ struct CommandLine {
   std::optional<std::string> admin;
   std::optional<unsigned> workers;
   std::optional<std::string> log_level;
+  bool watch = false;  // serve --watch: reload when the manifest or a schema file changes
 };
 
 // Parses argv; on a usage error returns nullopt and sets `error`.

@@ -92,7 +92,7 @@ Connection& Connection::from_timer(TimerHook& hook) {
 }
 
 void Connection::open(int fd, bool admin) {
-  const ServerConfig& server = worker_.app().server();
+  const ServerConfig& server = worker_.server();
   fd_ = fd;
   admin_ = admin;
   phase_ = Phase::kReading;
@@ -241,9 +241,11 @@ bool Connection::on_head_complete() {
   http_minor_ = head.http_minor;
   route_error_ = 0;
   preflight_ = false;
-  const ServerConfig& server = worker_.app().server();
-  std::uint64_t body_limit = server.max_body_bytes;
+  std::uint64_t body_limit = worker_.server().max_body_bytes;
   if (!admin_) {
+    // Each request starts on the worker's current App (a reload may have published another);
+    // the connection keeps it until the request is answered.
+    if (app_ != worker_.app_handle()) app_ = worker_.app_handle();
     path_.resize(head.path.size());
     const router::DecodedPath decoded = router::decode_path(head.path, path_.data());
     if (decoded.error != router::PathError::kNone) {
@@ -252,13 +254,13 @@ bool Connection::on_head_complete() {
     } else {
       path_.resize(decoded.size);
       preflight_ = is_preflight(head);
-      if (preflight_) body_limit = worker_.app().functions()[match_.target].max_body_bytes;
+      if (preflight_) body_limit = app().functions()[match_.target].max_body_bytes;
     }
     if (!preflight_ && route_error_ == 0) {
-      match_ = worker_.app().routes().match(head.host, head.method, path_, params_);
+      match_ = app().routes().match(head.host, head.method, path_, params_);
       switch (match_.status) {
         case router::Match::Status::kFound:
-          body_limit = worker_.app().functions()[match_.target].max_body_bytes;
+          body_limit = app().functions()[match_.target].max_body_bytes;
           break;
         case router::Match::Status::kNotFound:
           route_error_ = 404;
@@ -293,23 +295,23 @@ bool Connection::is_preflight(const http::RequestHead& head) {
   const api::HeaderList headers(head.headers);
   const std::optional<std::string_view> requested = headers.get("access-control-request-method");
   if (!requested || !headers.get("origin")) return false;
-  router::Match match = worker_.app().routes().match(head.host, *requested, path_, params_);
+  router::Match match = app().routes().match(head.host, *requested, path_, params_);
   if (match.status == router::Match::Status::kMethodNotAllowed) {
     // A method the path does not serve: the preflight still belongs to the path's function,
     // whose policy then refuses it. Any method the path accepts finds that function.
     for (std::string_view method : {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"}) {
-      match = worker_.app().routes().match(head.host, method, path_, params_);
+      match = app().routes().match(head.host, method, path_, params_);
       if (match.status == router::Match::Status::kFound) break;
     }
   }
   if (match.status != router::Match::Status::kFound) return false;
-  if (!worker_.app().functions()[match.target].cors) return false;
+  if (!app().functions()[match.target].cors) return false;
   match_ = match;
   return true;
 }
 
 void Connection::respond_preflight(const http::RequestHead& head) {
-  const Function& function = worker_.app().functions()[match_.target];
+  const Function& function = app().functions()[match_.target];
   const api::HeaderList headers(head.headers);
   extra_headers_.clear();
   // A refused preflight is still a 204, only without Access-Control-* lines: the browser then
@@ -326,7 +328,7 @@ void Connection::respond_preflight(const http::RequestHead& head) {
 }
 
 std::string_view Connection::function_headers(const api::HeaderList& headers) {
-  const Function& function = worker_.app().functions()[match_.target];
+  const Function& function = app().functions()[match_.target];
   extra_headers_.clear();
   if (function.cors) {
     if (const std::optional<std::string_view> origin = headers.get("origin")) {
@@ -364,7 +366,7 @@ void append_header(std::string& out, std::string_view name, std::uint64_t value)
 
 bool Connection::admit(const http::RequestHead& head) {
   rate_limit_lines_.clear();  // a request that ended without function_headers (a 500) left some
-  router::RateLimiter* limiter = worker_.app().functions()[match_.target].rate_limit.get();
+  router::RateLimiter* limiter = app().functions()[match_.target].rate_limit.get();
   if (limiter == nullptr) return true;
   // Before validation and the function: a refused request costs one shard lock and nothing
   // else. The limiter is shared by every worker, so the limit holds for the whole node.
@@ -387,7 +389,7 @@ bool Connection::admit(const http::RequestHead& head) {
 }
 
 bool Connection::validate(const http::RequestHead& head) {
-  const router::RequestRules& rules = worker_.app().functions()[match_.target].rules;
+  const router::RequestRules& rules = app().functions()[match_.target].rules;
   if (rules.empty()) return true;
   // Validation runs on this worker's thread to completion: the thread's scratch is free.
   if (router::validate_request(rules, head.method, head.query, api::HeaderList(head.headers),
@@ -416,7 +418,7 @@ void Connection::on_message_complete_error(bool keep_alive) {
 
 void Connection::run_function(const http::RequestHead& head) {
   phase_ = Phase::kHandling;
-  router::ConcurrencyLimit* limit = worker_.app().functions()[match_.target].concurrency.get();
+  router::ConcurrencyLimit* limit = app().functions()[match_.target].concurrency.get();
   if (limit == nullptr) {
     start_function();
     return;
@@ -450,7 +452,7 @@ void Connection::grant() {
 
 void Connection::start_function() {
   const http::RequestHead head = parser_->head({in_.data(), in_.size()});
-  const Function& function = worker_.app().functions()[match_.target];
+  const Function& function = app().functions()[match_.target];
   request_ = api::Request{
       .method = head.method,
       .target = head.target,
@@ -496,7 +498,7 @@ void Connection::handler_failed(std::string_view what) {
   end_function();
   if (log_enabled(LogLevel::kError)) {
     LogLine line(LogLevel::kError, "function failed");
-    line.field("function", worker_.app().functions()[match_.target].name).field("error", what);
+    line.field("function", app().functions()[match_.target].name).field("error", what);
     worker_.log().append(line.text());
   }
   respond_error(500, "the function failed", keep_alive_ && !peer_done_,
@@ -516,7 +518,7 @@ void Connection::on_function_timeout() {
   // destroys its coroutines where they wait, and their awaits cancel what they waited for.
   std::exchange(driver_, {}).destroy();
   end_function();
-  const Function& function = worker_.app().functions()[match_.target];
+  const Function& function = app().functions()[match_.target];
   if (log_enabled(LogLevel::kWarn)) {
     LogLine line(LogLevel::kWarn, "function timed out");
     line.field("function", function.name)
@@ -550,7 +552,8 @@ void Connection::respond_unavailable(std::string_view message) {
 
 void Connection::serve_admin(const http::RequestHead& head) {
   const bool keep_alive = keep_alive_ && !drain_;
-  respond_admin(head.method, head.path, worker_.shared(), out_pending_, framing(keep_alive));
+  respond_admin(head.method, head.path, worker_.shared(), *worker_.app_handle(), out_pending_,
+                framing(keep_alive));
   finish_request(keep_alive);
 }
 
@@ -774,6 +777,7 @@ void Connection::maybe_release() {
   trim(out_sending_);
   parser_.reset();
   resume_pending_ = false;
+  app_.reset();  // an idle slot must not keep a replaced App alive
   worker_.release(*this);
 }
 

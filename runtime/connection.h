@@ -13,6 +13,7 @@
 #include <coroutine>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <memory_resource>
 #include <optional>
 #include <string>
@@ -22,6 +23,7 @@
 #include "router/concurrency_limit.h"
 #include "router/route_table.h"
 #include "router/validation.h"
+#include "runtime/app.h"
 #include "runtime/http_parser.h"
 #include "runtime/http_writer.h"
 #include "runtime/log.h"
@@ -158,6 +160,10 @@ class Connection {
   std::optional<http::RequestParser> parser_;  // fresh for every socket
   std::uint64_t requests_ = 0;                 // completed on this socket
   bool recv_paused_ = false;                   // input backlog: stopped receiving
+
+  // The App the current request was routed with (see on_head_complete).
+  const App& app() const { return *app_; }
+  std::shared_ptr<const App> app_;
 
   // The current request, as routed at head time.
   std::string path_;  // percent-decoded

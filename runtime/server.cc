@@ -30,13 +30,16 @@ constexpr int kListenBacklog = 4096;
 
 }  // namespace
 
-Server::Server(std::unique_ptr<const App> app, int signal_fd)
-    : app_(std::move(app)), signal_fd_(signal_fd) {
-  shared_.app = app_.get();
-  shared_.functions_json = functions_json(*app_);
+Server::Server(std::shared_ptr<const App> app, int signal_fd)
+    : shared_(std::move(app)), signal_fd_(signal_fd) {}
+
+void Server::enable_reload(ReloadOptions options) {
+  reloader_ = std::make_unique<Reloader>(shared_, std::move(options));
+  shared_.request_reload = [reloader = reloader_.get()] { reloader->request(); };
 }
 
 Server::~Server() {
+  reloader_.reset();
   if (running_) {
     drain();
     stop_threads();
@@ -83,7 +86,7 @@ unsigned default_worker_count() {
 }  // namespace
 
 bool Server::start(std::string& error) {
-  const ServerConfig& config = app_->server();
+  const ServerConfig& config = shared_.server;
   const unsigned count = config.workers == 0 ? default_worker_count() : config.workers;
 
   // The first socket resolves port 0; the others join its port through SO_REUSEPORT.
@@ -143,11 +146,13 @@ bool Server::start(std::string& error) {
     stop_threads();
     return false;
   }
+  if (reloader_) reloader_->start();
   return true;
 }
 
 Worker::Exit Server::run() {
   const Worker::Exit exit = workers_[0]->run();
+  if (exit == Worker::Exit::kDrained) reloader_.reset();
   if (exit == Worker::Exit::kDrained) stop_threads();
   return exit;
 }

@@ -11,6 +11,7 @@
 
 #include "runtime/address.h"
 #include "runtime/app.h"
+#include "runtime/reloader.h"
 #include "runtime/worker.h"
 
 namespace edgefn::runtime {
@@ -19,7 +20,7 @@ class Server {
  public:
   // `signal_fd`: a signalfd for SIGTERM, SIGINT and SIGHUP (blocked in every thread) that the
   // first worker reads; -1 when the owner stops the server with drain() instead.
-  explicit Server(std::unique_ptr<const App> app, int signal_fd = -1);
+  explicit Server(std::shared_ptr<const App> app, int signal_fd = -1);
   ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
@@ -29,6 +30,9 @@ class Server {
   // and returns once every worker accepts. On failure returns false with `error` set and nothing
   // left running.
   bool start(std::string& error);
+
+  // Before start(): reload the manifest on SIGHUP (and on file changes with options.watch).
+  void enable_reload(ReloadOptions options);
 
   // Runs the first worker on the calling thread (the one that called start) until every worker
   // has drained, then joins the others. kDrainTimeout: drain_timeout passed first; the other
@@ -51,8 +55,8 @@ class Server {
                      std::string& error);
   void stop_threads();
 
-  std::unique_ptr<const App> app_;
   SharedState shared_;
+  std::unique_ptr<Reloader> reloader_;
   SocketAddress listen_address_;
   SocketAddress admin_address_;
   std::vector<std::unique_ptr<Worker>> workers_;

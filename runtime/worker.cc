@@ -38,9 +38,30 @@ constexpr auto kLingerTimeout = std::chrono::seconds(2);
 
 }  // namespace
 
+void SharedState::publish(std::shared_ptr<const App> app) {
+  {
+    std::lock_guard lock(app_mutex_);
+    app_.swap(app);
+    app_generation_.fetch_add(1, std::memory_order_release);
+  }
+  for (Worker* worker : workers)
+    worker->wake();
+  // `app` now holds the previous App: released here unless requests still run on it.
+}
+
+std::shared_ptr<const App> SharedState::current_app() const {
+  std::lock_guard lock(app_mutex_);
+  return app_;
+}
+
 Worker::Worker(unsigned id, SharedState& shared, int listen_fd, int admin_fd, int signal_fd)
-    : id_(id), shared_(shared), listeners_{listen_fd, admin_fd}, signal_fd_(signal_fd) {
-  const ServerConfig& server = shared.app->server();
+    : id_(id),
+      shared_(shared),
+      app_(shared.current_app()),
+      app_generation_(shared.app_generation()),
+      listeners_{listen_fd, admin_fd},
+      signal_fd_(signal_fd) {
+  const ServerConfig& server = shared.server;
   header_timers_.set_timeout(server.header_timeout);
   idle_timers_.set_timeout(server.idle_timeout);
   linger_timers_.set_timeout(kLingerTimeout);
@@ -157,6 +178,7 @@ void Worker::dispatch(io_uring_cqe* cqe) {
     case Op::kWake:
       arm_wake();
       if (shared_.draining.load() && !draining_) begin_drain();
+      refresh_app();
       grant_waiters();
       break;
     case Op::kDeadline:
@@ -214,7 +236,7 @@ void Worker::on_accept(unsigned listener, io_uring_cqe* cqe) {
     return;
   }
   const bool admin = listener == kAdmin;
-  const std::uint32_t limit = app().server().max_connections;
+  const std::uint32_t limit = server().max_connections;
   if (!admin &&
       (draining_ || shared_.connections.fetch_add(1, std::memory_order_relaxed) >= limit)) {
     if (!draining_) shared_.connections.fetch_sub(1, std::memory_order_relaxed);
@@ -271,6 +293,13 @@ void Worker::on_tick() {
     if (!accept_armed_[kPublic] && listeners_[kPublic] >= 0) arm_accept(kPublic);
     if (!accept_armed_[kAdmin] && listeners_[kAdmin] >= 0) arm_accept(kAdmin);
   }
+}
+
+void Worker::refresh_app() {
+  const std::uint64_t generation = shared_.app_generation();
+  if (generation == app_generation_) return;
+  app_generation_ = generation;
+  app_ = shared_.current_app();
 }
 
 void Worker::fire_alarms() {
@@ -361,8 +390,9 @@ void Worker::on_signal(int result) {
   if (result != static_cast<int>(sizeof signal_info_)) return;
   const auto signal_number = static_cast<int>(signal_info_.ssi_signo);
   if (signal_number == SIGHUP) {
-    LogLine line(LogLevel::kWarn, "SIGHUP ignored: manifest reload is not part of this version");
-    log_.append(line.text());
+    // The reload itself (file reads, schema compiles, module init) runs on the reloader's
+    // thread; this worker only passes the request on.
+    if (shared_.request_reload) shared_.request_reload();
     return;
   }
   if (signal_number != SIGTERM && signal_number != SIGINT) return;
@@ -379,7 +409,7 @@ void Worker::on_signal(int result) {
 
 void Worker::begin_drain() {
   draining_ = true;
-  drain_deadline_ = Clock::now() + app().server().drain_timeout;
+  drain_deadline_ = Clock::now() + server().drain_timeout;
   // Stop taking new public connections: cancel the accept and close the listener, so the
   // kernel refuses connections instead of queueing them. The admin listener stays for /readyz.
   if (accept_armed_[kPublic]) {

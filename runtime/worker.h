@@ -9,7 +9,9 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -26,13 +28,33 @@ namespace edgefn::runtime {
 class Worker;
 
 // What every worker reads; owned by the Server, outlives the workers.
-struct SharedState {
-  const App* app = nullptr;
-  std::string functions_json;    // the admin /functions page, built once
-  std::vector<Worker*> workers;  // to wake them all when a drain starts
+class SharedState {
+ public:
+  explicit SharedState(std::shared_ptr<const App> app)
+      : server(app->server()), app_(std::move(app)) {}
+
+  // The [server] settings the process started with. A reload keeps them: listeners and worker
+  // threads exist already.
+  const ServerConfig server;
+
+  // The App new requests are served with. A reload publishes a new one (any thread) and wakes
+  // every worker; a worker takes it when it sees the generation move, and requests already
+  // running finish on the App they started with (each connection holds a reference).
+  void publish(std::shared_ptr<const App> app);
+  std::shared_ptr<const App> current_app() const;
+  std::uint64_t app_generation() const { return app_generation_.load(std::memory_order_acquire); }
+
+  std::vector<Worker*> workers;  // to wake them all when a drain starts or an App is published
   std::atomic<bool> draining{false};
   std::atomic<std::uint32_t> connections{0};           // open public connections, all workers
   std::atomic<std::uint64_t> rejected_connections{0};  // closed at once: max_connections
+  // Asks for a manifest reload (SIGHUP); set by the Server when it has a reloader.
+  std::function<void()> request_reload;
+
+ private:
+  mutable std::mutex app_mutex_;  // taken only to publish and, once per publish, by each worker
+  std::shared_ptr<const App> app_;
+  std::atomic<std::uint64_t> app_generation_{0};
 };
 
 class Worker {
@@ -61,7 +83,10 @@ class Worker {
   const BufferRing& buffers() const { return buffers_; }
   BufferRing& buffers() { return buffers_; }
   SharedState& shared() { return shared_; }
-  const App& app() const { return *shared_.app; }
+  // The App this worker starts new requests on, and the [server] settings (which never change).
+  const App& app() const { return *app_; }
+  const std::shared_ptr<const App>& app_handle() const { return app_; }
+  const ServerConfig& server() const { return shared_.server; }
   http::DateClock& date() { return date_; }
   LogBuffer& log() { return log_; }
   TimerList& header_timers() { return header_timers_; }
@@ -109,8 +134,13 @@ class Worker {
   static constexpr unsigned kPublic = 0;
   static constexpr unsigned kAdmin = 1;
 
+  // Takes the published App when a reload moved the generation.
+  void refresh_app();
+
   unsigned id_;
   SharedState& shared_;
+  std::shared_ptr<const App> app_;
+  std::uint64_t app_generation_ = 0;
   int listeners_[2];
   bool accept_armed_[2] = {false, false};
   int wake_fd_ = -1;
