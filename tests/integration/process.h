@@ -110,6 +110,12 @@ class Server {
   // its recorded status again.
   int stop(Millis timeout = kExitTimeout);
 
+  // See Process::wait_for_line (every call scans stdout from its start).
+  std::optional<std::string> wait_for_line(const std::function<bool(std::string_view)>& accept,
+                                           Millis timeout = kExitTimeout) {
+    return process_.wait_for_line(accept, timeout);
+  }
+
   // Captured output, for failure messages.
   std::string out() const { return process_.out(); }
   std::string err() const { return process_.err(); }
