@@ -103,7 +103,7 @@ TEST(BuildApp, ExampleManifestBuilds) {
   const std::unique_ptr<const App> app = build_ok(std::move(*manifest));
   ASSERT_NE(app, nullptr);
 
-  ASSERT_EQ(app->functions().size(), 4u);
+  ASSERT_EQ(app->functions().size(), 5u);
   const Function& hello = app->functions()[0];
   EXPECT_EQ(hello.name, "hello");
   EXPECT_EQ(hello.module_name, "hello");
@@ -114,13 +114,21 @@ TEST(BuildApp, ExampleManifestBuilds) {
   const Function& echo = app->functions()[1];
   EXPECT_EQ(echo.name, "echo");
   EXPECT_EQ(echo.max_body_bytes, 64u * 1024);
-  EXPECT_EQ(app->functions()[2].module_name, "static");
-  const Function& orders = app->functions()[3];
+  const Function& slow = app->functions()[2];
+  EXPECT_EQ(slow.name, "slow");
+  EXPECT_EQ(slow.timeout, std::chrono::seconds(1));
+  EXPECT_EQ(app->functions()[3].module_name, "static");
+  const Function& orders = app->functions()[4];
   EXPECT_EQ(orders.name, "orders");
   EXPECT_NE(orders.rules.body, nullptr);  // deploy/schemas/order.json
   EXPECT_EQ(orders.rules.query.size(), 1u);
   EXPECT_EQ(orders.rules.headers.size(), 1u);
-  EXPECT_EQ(app->routes().size(), 8u);
+  EXPECT_NE(orders.rate_limit, nullptr);
+  ASSERT_NE(orders.concurrency, nullptr);
+  EXPECT_EQ(orders.concurrency->settings().max, 64u);
+  EXPECT_EQ(orders.concurrency->settings().queue, 256u);
+  EXPECT_EQ(orders.timeout, std::chrono::milliseconds(500));
+  EXPECT_EQ(app->routes().size(), 9u);
 
   const Routed greeting = route(*app, "localhost:8080", "GET", "/hello/edge");
   EXPECT_EQ(greeting.match.status, router::Match::Status::kFound);
@@ -132,7 +140,7 @@ TEST(BuildApp, ExampleManifestBuilds) {
   EXPECT_EQ(echoed.params, "rest=a/b;");
   const Routed home = route(*app, "", "GET", "/");
   EXPECT_EQ(home.match.status, router::Match::Status::kFound);
-  EXPECT_EQ(home.match.target, 2u);
+  EXPECT_EQ(home.match.target, 3u);
   EXPECT_EQ(route(*app, "", "DELETE", "/echo").match.status,
             router::Match::Status::kMethodNotAllowed);
 }
