@@ -36,7 +36,8 @@ class CorsPolicy {
 
   // A preflight for `method` (Access-Control-Request-Method) and `request_headers` (the
   // comma-separated Access-Control-Request-Headers, possibly empty) from `origin`. When origin,
-  // method and every header are allowed, appends the Access-Control-* lines (and Vary: Origin
+  // method (a listed one, or GET, HEAD or POST, which browsers never check) and every header are
+  // allowed, appends the Access-Control-* lines (and Vary: Origin
   // unless the answer is "*") to `out` and returns true; otherwise appends nothing.
   bool preflight(std::string_view origin, std::string_view method, std::string_view request_headers,
                  std::string& out) const;

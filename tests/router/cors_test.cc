@@ -86,8 +86,26 @@ TEST(CorsPolicy, PreflightRefusesOriginMethodOrHeaderNotAllowed) {
   EXPECT_FALSE(policy.preflight("", "GET", "", out));
   EXPECT_FALSE(policy.preflight("https://app.example.com", "DELETE", "", out));
   EXPECT_FALSE(policy.preflight("https://app.example.com", "get", "", out));
+  EXPECT_FALSE(policy.preflight("https://app.example.com", "PUT", "", out));
   EXPECT_FALSE(policy.preflight("https://app.example.com", "GET", "content-type, x-secret", out));
   EXPECT_FALSE(policy.preflight("https://app.example.com", "GET", "authorization", out));
+  EXPECT_EQ(out, "");
+}
+
+TEST(CorsPolicy, PreflightAllowsSafelistedMethodsEvenWhenUnlisted) {
+  CorsSettings settings;
+  settings.origins = {"https://app.example.com"};
+  settings.methods = {"PUT"};
+  const CorsPolicy policy = CorsPolicy::make(std::move(settings));
+  std::string out;
+  for (const char* method : {"GET", "HEAD", "POST", "PUT"}) {
+    out.clear();
+    EXPECT_TRUE(policy.preflight("https://app.example.com", method, "", out)) << method;
+    EXPECT_NE(out.find("Access-Control-Allow-Methods: PUT\r\n"), std::string::npos) << out;
+  }
+  out.clear();
+  EXPECT_FALSE(policy.preflight("https://app.example.com", "DELETE", "", out));
+  EXPECT_FALSE(policy.preflight("https://app.example.com", "PATCH", "", out));
   EXPECT_EQ(out, "");
 }
 
