@@ -12,6 +12,8 @@
 #include <string_view>
 #include <utility>
 
+#include "functions/api/ascii.h"
+
 namespace edgefn::functions {
 
 namespace {
@@ -32,6 +34,25 @@ bool is_header_value(std::string_view value) {
     if ((b < 0x20 && b != '\t') || b == 0x7F) return false;
   }
   return true;
+}
+
+// RFC 9110 token characters: what a field name is made of.
+bool is_token(std::string_view name) {
+  constexpr std::string_view kSymbols = "!#$%&'*+-.^_`|~";
+  if (name.empty()) return false;
+  for (char c : name) {
+    const bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+    if (!alnum && kSymbols.find(c) == std::string_view::npos) return false;
+  }
+  return true;
+}
+
+bool is_framing_field(std::string_view name) {
+  for (std::string_view owned :
+       {"content-length", "transfer-encoding", "connection", "date", "content-type"}) {
+    if (api::ascii::iequals(name, owned)) return true;
+  }
+  return false;
 }
 
 class Problems {
@@ -94,8 +115,9 @@ std::optional<std::string> read_file(const std::string& path, std::string& out) 
 std::unique_ptr<api::Module> StaticModule::create(const api::Config& config, std::string& error) {
   Problems problems;
   for (const auto& [key, value] : config.values()) {
-    if (key != "status" && key != "content_type" && key != "body" && key != "file") {
-      problems.add(key, "unknown key (static accepts: status, content_type, body, file)");
+    if (key != "status" && key != "content_type" && key != "body" && key != "file" &&
+        key != "headers") {
+      problems.add(key, "unknown key (static accepts: status, content_type, body, file, headers)");
     }
   }
 
@@ -146,6 +168,30 @@ std::unique_ptr<api::Module> StaticModule::create(const api::Config& config, std
     problems.add("file", "expected a string");
   }
 
+  std::vector<std::pair<std::string, std::string>> headers;
+  if (config.contains("headers")) {
+    if (const std::vector<std::string>* lines = config.strings("headers")) {
+      for (const std::string& line : *lines) {
+        const std::size_t colon = line.find(':');
+        std::string_view name = std::string_view(line).substr(0, colon);
+        std::string_view value = colon == std::string::npos
+                                     ? std::string_view{}
+                                     : std::string_view(line).substr(colon + 1);
+        while (!value.empty() && (value.front() == ' ' || value.front() == '\t'))
+          value.remove_prefix(1);
+        if (colon == std::string::npos || !is_token(name) || !is_header_value(value)) {
+          problems.add("headers", "expected \"Name: value\" lines; got \"" + line + "\"");
+        } else if (is_framing_field(name)) {
+          problems.add("headers", std::string(name) + " is set by the server");
+        } else {
+          headers.emplace_back(name, value);
+        }
+      }
+    } else {
+      problems.add("headers", R"(expected an array of "Name: value" strings)");
+    }
+  }
+
   if (has_no_content(status) && !body.empty()) {
     problems.add(has_file ? "file" : "body",
                  "must be empty: a " + std::to_string(status) + " response carries no content");
@@ -157,13 +203,15 @@ std::unique_ptr<api::Module> StaticModule::create(const api::Config& config, std
   }
   if (has_no_content(status)) content_type.clear();
   return std::make_unique<StaticModule>(static_cast<int>(status), std::move(content_type),
-                                        std::move(body));
+                                        std::move(body), std::move(headers));
 }
 
 api::Task<api::Response> StaticModule::handle(const api::Request& /*request*/,
                                               api::Context& ctx) const {
   api::Response response = ctx.response(status_);
   if (!content_type_.empty()) response.set_header("Content-Type", content_type_);
+  for (const auto& [name, value] : headers_)
+    response.add_header(name, value);
   response.body.assign(body_);
   co_return response;
 }

@@ -4,6 +4,8 @@
 #include <cstddef>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "functions/api/module.h"
 
@@ -15,6 +17,8 @@ namespace edgefn::functions {
 //   body          string: the response body, or
 //   file          string: a file whose contents are the body, relative to the manifest's
 //                 directory (Config::base_dir()); an absolute path is used as is
+//   headers       array of "Name: value" strings added to the response (Cache-Control, ETag,
+//                 Last-Modified...); not the framing fields nor Content-Type (see content_type)
 // Exactly one of `body` and `file`. The file is read once, in create(), and must be a regular
 // file of at most kMaxFileBytes. Statuses 1xx, 204 and 304 carry no content: the body must be
 // empty and no Content-Type is sent. Any other key is an error.
@@ -29,8 +33,12 @@ class StaticModule final : public api::Module {
   // with blocking I/O: call it at startup or reload, never on a worker's event loop.
   static std::unique_ptr<api::Module> create(const api::Config& config, std::string& error);
 
-  StaticModule(int status, std::string content_type, std::string body)
-      : status_(status), content_type_(std::move(content_type)), body_(std::move(body)) {}
+  StaticModule(int status, std::string content_type, std::string body,
+               std::vector<std::pair<std::string, std::string>> headers = {})
+      : status_(status),
+        content_type_(std::move(content_type)),
+        body_(std::move(body)),
+        headers_(std::move(headers)) {}
 
   api::Task<api::Response> handle(const api::Request& request, api::Context& ctx) const override;
 
@@ -39,6 +47,7 @@ class StaticModule final : public api::Module {
   int status_;
   std::string content_type_;  // empty: send no Content-Type
   std::string body_;
+  std::vector<std::pair<std::string, std::string>> headers_;
 };
 
 }  // namespace edgefn::functions

@@ -83,6 +83,34 @@ TEST_F(StaticTest, StatusAndContentType) {
   EXPECT_EQ(r.body, R"({"error":"gone"})");
 }
 
+TEST_F(StaticTest, ConfiguredHeadersAreAddedInOrder) {
+  const api::Response r = serve(
+      config({{"body", std::string("v1")},
+              {"headers", std::vector<std::string>{"Cache-Control: max-age=30", "ETag:  \"abc\"",
+                                                   "Vary: Accept-Language"}}}));
+  ASSERT_EQ(r.headers().size(), 4u);
+  EXPECT_EQ(r.headers()[1].name, "Cache-Control");
+  EXPECT_EQ(r.headers()[1].value, "max-age=30");
+  EXPECT_EQ(r.headers()[2].name, "ETag");
+  EXPECT_EQ(r.headers()[2].value, "\"abc\"");
+  EXPECT_EQ(r.header("vary"), "Accept-Language");
+}
+
+TEST_F(StaticTest, RejectsMalformedOrServerOwnedHeaders) {
+  EXPECT_EQ(create_error(spec(), config({{"body", std::string()},
+                                         {"headers", std::vector<std::string>{"no colon"}}})),
+            "headers: expected \"Name: value\" lines; got \"no colon\"");
+  EXPECT_EQ(create_error(spec(), config({{"body", std::string()},
+                                         {"headers", std::vector<std::string>{"Bad Name: x"}}})),
+            "headers: expected \"Name: value\" lines; got \"Bad Name: x\"");
+  EXPECT_EQ(
+      create_error(spec(), config({{"body", std::string()},
+                                   {"headers", std::vector<std::string>{"Content-Length: 3"}}})),
+      "headers: Content-Length is set by the server");
+  EXPECT_EQ(create_error(spec(), config({{"body", std::string()}, {"headers", std::int64_t{1}}})),
+            R"(headers: expected an array of "Name: value" strings)");
+}
+
 TEST_F(StaticTest, EmptyBodyIsAllowed) {
   const api::Response r = serve(config({{"body", std::string()}}));
   EXPECT_EQ(r.status, 200);
@@ -252,7 +280,7 @@ TEST_F(StaticTest, ReportsEveryProblemAtOnce) {
   EXPECT_EQ(create_error(spec(), config({{"bdy", std::string("typo")},
                                          {"status", std::int64_t{700}},
                                          {"content_type", std::int64_t{1}}})),
-            "bdy: unknown key (static accepts: status, content_type, body, file); "
+            "bdy: unknown key (static accepts: status, content_type, body, file, headers); "
             "status: must be between 100 and 599, got 700; "
             "content_type: expected a string; "
             "body: missing: set exactly one of body or file");
