@@ -5,7 +5,7 @@
 //
 // Threads: RequestRules and BodySchema are immutable after compilation and shared read-only by
 // every worker. The mutable per-call state (the parsed document, its memory pools, valijson's
-// Validator with its regex cache, decode buffers) lives in a ValidationScratch, one per thread.
+// regex cache and results, decode buffers) lives in a ValidationScratch, one per thread.
 #pragma once
 
 #include <cstddef>
@@ -111,9 +111,13 @@ bool validate_headers(std::span<const ParamRule> rules, const api::HeaderList& h
 //
 // Allocation: the document is parsed into the scratch's pools, whose fixed buffers cover a body
 // of several KiB without touching the heap (larger bodies take chunks that are freed before the
-// next call). valijson itself allocates: a context path of std::strings per visited value and a
-// std::match_results per `pattern` check. A failure is validated a second time, collecting
-// results, to name its location: failures allocate more than successes.
+// next call). valijson itself allocates, about 22 times per object it visits (validation_bench:
+// 382 for a 952-byte order): copies of its context path of std::strings for every visited
+// value, a std::set of matched property names per object, a std::match_results per `pattern`
+// check; a `pattern` regex is compiled on this thread's first use of it, and valijson compiles
+// the regex of a `format` (date, time, date-time) on every check (about 0.5 ms each). A schema
+// without anyOf/oneOf is validated once, failing or not; with them, a failure is validated a
+// second time, collecting results, to name its location.
 bool validate_body(const BodySchema& schema, std::string_view body, ValidationScratch& scratch,
                    Rejection& rejection);
 

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/support/alloc_counter.h"
+
 #include <array>
 #include <string>
 #include <vector>
@@ -127,6 +129,85 @@ TEST(ValidateBody, KeywordsOfCommonFailures) {
   EXPECT_EQ(check(*bounded, R"("abcd")").members, R"("pointer":"","keyword":"maxLength")");
 }
 
+TEST(ValidateBody, AnyOfAndOneOfFailuresAreNamedAndTheirValidBodiesPass) {
+  // Schemas with alternatives take the two-pass path: a plain check, then one collecting results.
+  const auto any = schema_of(R"({"anyOf":[{"type":"string"},{"type":"integer","minimum":5}]})");
+  EXPECT_EQ(check(*any, R"("a")").message, "valid");
+  EXPECT_EQ(check(*any, "7").message, "valid");
+  // The first error is the first branch's, reported before the anyOf itself.
+  EXPECT_EQ(check(*any, "3").members, R"("pointer":"","keyword":"type")");
+  const auto one =
+      schema_of(R"({"properties":{"a":{"oneOf":[{"required":["x"]},{"required":["y"]}]},"b":{}}})");
+  EXPECT_EQ(check(*one, R"({"a":{"x":1}})").message, "valid");
+  EXPECT_EQ(check(*one, R"({"a":{"x":1,"y":2}})").members, R"("pointer":"/a","keyword":"oneOf")");
+  EXPECT_EQ(check(*one, R"({"a":{}})").members, R"("pointer":"/a","keyword":"required")");
+}
+
+TEST(ValidateBody, NonAsciiBodiesAreCheckedInCodePoints) {
+  const auto schema =
+      schema_of(R"({"properties":{"n":{"type":"string","maxLength":3},"é":{"type":"string"}}})");
+  EXPECT_EQ(check(*schema, "{\"n\":\"h\xC3\xA9\xC3\xA9\"}").message, "valid");
+  EXPECT_EQ(check(*schema, "{\"n\":\"h\xC3\xA9\xC3\xA9\xC3\xA9\"}").members,
+            R"("pointer":"/n","keyword":"maxLength")");
+  EXPECT_EQ(check(*schema, "{\"\xC3\xA9\":1}").members,
+            "\"pointer\":\"/\xC3\xA9\",\"keyword\":\"type\"");
+  EXPECT_EQ(check(*schema, "{\"\xC3\xA9\":}").message, "invalid JSON: Invalid value at offset 6");
+  EXPECT_EQ(check(*schema, "{\"n\":\"\xC3\xA9\xC3\"}").message,
+            "invalid JSON: Invalid encoding in string at offset 8");
+}
+
+TEST(ValidateBody, OneScratchNamesEachBodysOwnFirstFailure) {
+  for (std::string_view text : {kOrder, std::string_view(R"({"oneOf":[{}, )"
+                                                         R"({"type":"string"}], "type":"array",)"
+                                                         R"( "items":{"type":"integer"}})")}) {
+    SCOPED_TRACE(text);
+    const auto schema = schema_of(text);
+    ValidationScratch scratch;
+    Rejection rejection;
+    const auto members = [&](std::string_view body) {
+      return validate_body(*schema, body, scratch, rejection) ? std::string("valid")
+                                                              : rejection.members;
+    };
+    if (text == kOrder) {
+      EXPECT_EQ(members(R"({"id":"ABC-1","items":[{"sku":"x","qty":0}]})"),
+                R"("pointer":"/items/0/qty","keyword":"minimum")");
+      EXPECT_EQ(members(R"({"id":"ABC-1","items":[{"sku":"x","qty":1}]})"), "valid");
+      EXPECT_EQ(members(R"({"id":"ABC-1","items":[{"sku":"x","qty":1},{"qty":1}]})"),
+                R"("pointer":"/items/1","keyword":"required")");
+      EXPECT_EQ(members(R"({"id":"x","items":[]})"), R"("pointer":"/id","keyword":"pattern")");
+    } else {
+      EXPECT_EQ(members("[1,2]"), "valid");
+      EXPECT_EQ(members(R"([1,"a"])"), R"("pointer":"/1","keyword":"type")");
+      EXPECT_EQ(members("[3]"), "valid");
+      EXPECT_EQ(members(R"(["b",2])"), R"("pointer":"/0","keyword":"type")");
+    }
+  }
+}
+
+TEST(ValidateBody, AFailureIsLocatedInTheSamePassThatFindsIt) {
+  // Without anyOf/oneOf the failing body is not validated twice: it allocates about as much as
+  // a valid one (both visit every value), where two passes took twice as much.
+  const auto schema = schema_of(kOrder);
+  std::string valid = R"({"id":"ABC-1","items":[)";
+  for (int i = 0; i < 20; ++i)
+    valid += R"({"sku":"x","qty":1},)";
+  std::string invalid = valid + R"({"sku":"x","qty":0}]})";
+  valid += R"({"sku":"x","qty":1}]})";
+  ValidationScratch scratch;
+  Rejection rejection;
+  ASSERT_TRUE(validate_body(*schema, valid, scratch, rejection));
+  ASSERT_FALSE(validate_body(*schema, invalid, scratch, rejection));
+  testing::AllocationScope valid_scope;
+  ASSERT_TRUE(validate_body(*schema, valid, scratch, rejection));
+  const std::size_t valid_allocations = valid_scope.count();
+  testing::AllocationScope invalid_scope;
+  ASSERT_FALSE(validate_body(*schema, invalid, scratch, rejection));
+  const std::size_t invalid_allocations = invalid_scope.count();
+  EXPECT_EQ(rejection.members, R"("pointer":"/items/20/qty","keyword":"minimum")");
+  EXPECT_GT(valid_allocations, 0u);
+  EXPECT_LT(invalid_allocations, valid_allocations * 3 / 2);
+}
+
 TEST(ValidateBody, PointerTokensAreEscaped) {
   const auto schema =
       schema_of(R"({"properties":{"a/b~c":{"properties":{"[x]":{"type":"string"}}}}})");
@@ -170,6 +251,12 @@ TEST(ValidateBody, DeepNestingIsRefusedBeforeParsing) {
             "invalid JSON: nested deeper than 128 levels at offset 128");
   // Brackets inside strings do not nest.
   EXPECT_EQ(check(*schema, "[\"" + deep + "\\\"\"]").message, "valid");
+  // The depth is named even when the text is broken before the bracket that goes too deep.
+  EXPECT_EQ(check(*schema, "[1,," + deep).message,
+            "invalid JSON: nested deeper than 128 levels at offset 131");
+  const std::string too_deep = std::string(kMaxJsonDepth + 1, '{');
+  EXPECT_EQ(check(*schema, R"({"a":)" + too_deep).message,
+            "invalid JSON: nested deeper than 128 levels at offset 132");
 }
 
 TEST(ValidateBody, TheScratchIsReusedAcrossBodiesLargeAndSmall) {
@@ -323,6 +410,17 @@ TEST(RegexInputLimit, LongStringsAreRefusedWhenTheSchemaUsesPatterns) {
             "check");
   EXPECT_EQ(check(*patterned, R"({")" + std::string(5000, 'k') + R"(":1})").message,
             "a string of 5000 bytes is longer than the 4096 bytes this schema's patterns may "
+            "check");
+  // Lengths are those of the decoded strings: escapes shrink them.
+  std::string escaped;
+  for (int i = 0; i < 1000; ++i)
+    escaped += "\\u0061";  // 6000 bytes of text, 1000 decoded
+  EXPECT_EQ(check(*patterned, R"({"s":")" + escaped + R"("})").message, "valid");
+  escaped.clear();
+  for (int i = 0; i < 2100; ++i)
+    escaped += "\\u00e9";  // two bytes each, decoded
+  EXPECT_EQ(check(*patterned, R"({"s":")" + escaped + R"("})").message,
+            "a string of 4200 bytes is longer than the 4096 bytes this schema's patterns may "
             "check");
   // Without pattern, patternProperties or format, long strings are fine.
   const auto plain = schema_of(R"({"type":"object","properties":{"s":{"type":"string"}}})");
