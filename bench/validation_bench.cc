@@ -1,7 +1,7 @@
 // Micro benchmarks for request validation (router/validation.h): a typical 1 KiB order body
 // against a realistic schema (types, required, pattern, bounds, nested array of objects), the
 // same body failing on its last item (named in the same pass: the schema has no anyOf/oneOf),
-// the query and header rules, and one `format` check. Every case reports `allocs_per_iter`.
+// and the query and header rules. Every case reports `allocs_per_iter`.
 // Target from the validation issue: under 10 us per body.
 #include <benchmark/benchmark.h>
 
@@ -130,23 +130,6 @@ void BM_QueryAndHeaders(benchmark::State& state) {
   report_allocations(state, before);
 }
 BENCHMARK(BM_QueryAndHeaders);
-
-// One string against `"format": "date-time"`: valijson 1.0 compiles that format's std::regex on
-// every check, so each formatted string in a body costs this much.
-void BM_FormatDateTime(benchmark::State& state) {
-  std::string error;
-  const auto schema = BodySchema::compile(R"({"type":"string","format":"date-time"})", error);
-  const std::string_view body = R"("2026-11-22T19:06:00Z")";
-  ValidationScratch scratch;
-  Rejection rejection;
-  if (!validate_body(*schema, body, scratch, rejection)) state.SkipWithError("body rejected");
-  const std::size_t before = testing::allocation_count();
-  for (auto _ : state) {
-    benchmark::DoNotOptimize(validate_body(*schema, body, scratch, rejection));
-  }
-  report_allocations(state, before);
-}
-BENCHMARK(BM_FormatDateTime)->Unit(benchmark::kMicrosecond);
 
 }  // namespace
 }  // namespace edgefn::router

@@ -40,7 +40,7 @@ namespace edgefn::router {
 
 struct BodySchema::Impl {
   valijson::Schema schema;
-  bool uses_regex = false;  // `pattern`, `patternProperties` or `format`: see kMaxRegexInput
+  bool uses_regex = false;  // `pattern` or `patternProperties`: see kMaxRegexInput
   // `anyOf` or `oneOf`: collecting results costs more than a plain check even for a valid body
   // (see validate_body).
   bool has_alternatives = false;
@@ -234,6 +234,38 @@ bool has_member_named(const Value& value, std::initializer_list<std::string_view
   return false;
 }
 
+// Removes the `format` keywords from a draft 7 schema, walking only schema positions: a
+// "format" member inside enum, const, default or examples is data and stays. Draft 7 lets a
+// validator treat format as an annotation; valijson 1.0 asserts date, time and date-time by
+// compiling a std::regex for every string it checks (about 0.5 ms each), which would let a body
+// of many short strings hold a worker for a second. `pattern` states the same constraints.
+void strip_format(rapidjson::Value& schema) {
+  if (!schema.IsObject()) return;
+  schema.RemoveMember("format");
+  for (auto member = schema.MemberBegin(); member != schema.MemberEnd(); ++member) {
+    const std::string_view keyword(member->name.GetString(), member->name.GetStringLength());
+    rapidjson::Value& value = member->value;
+    if (keyword == "properties" || keyword == "patternProperties" || keyword == "definitions" ||
+        keyword == "dependencies") {
+      if (!value.IsObject()) continue;
+      for (auto entry = value.MemberBegin(); entry != value.MemberEnd(); ++entry)
+        strip_format(entry->value);
+    } else if (keyword == "items" || keyword == "allOf" || keyword == "anyOf" ||
+               keyword == "oneOf") {
+      if (value.IsArray()) {
+        for (rapidjson::Value& item : value.GetArray())
+          strip_format(item);
+      } else {
+        strip_format(value);
+      }
+    } else if (keyword == "additionalProperties" || keyword == "additionalItems" ||
+               keyword == "not" || keyword == "if" || keyword == "then" || keyword == "else" ||
+               keyword == "contains" || keyword == "propertyNames") {
+      strip_format(value);
+    }
+  }
+}
+
 // Builds the document from the parser's events (GenericDocument is itself a handler) and checks
 // two limits on the way: nesting deeper than kMaxJsonDepth stops the parse, which also bounds the
 // recursive parser's own recursion, and the first string or key (in document order) longer than
@@ -353,11 +385,12 @@ std::unique_ptr<const BodySchema> BodySchema::compile(std::string_view text, std
   }
   auto impl = std::make_unique<Impl>();
   try {
+    strip_format(document);
     valijson::SchemaParser parser(valijson::SchemaParser::kDraft7);
     valijson::adapters::RapidJsonAdapter adapter(document);
     parser.populateSchema(adapter, impl->schema);
     const rapidjson::Value& root = document;
-    impl->uses_regex = has_member_named(root, {"pattern", "patternProperties", "format"});
+    impl->uses_regex = has_member_named(root, {"pattern", "patternProperties"});
     impl->has_alternatives = has_member_named(root, {"anyOf", "oneOf"});
   } catch (const std::exception& failure) {
     error = "not a valid JSON Schema (draft 7): ";

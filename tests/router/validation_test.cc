@@ -93,6 +93,20 @@ constexpr std::string_view kOrder = R"({
   }
 })";
 
+TEST(ValidateBody, FormatIsAnAnnotationButDataNamedFormatStays) {
+  // Not asserted (valijson would compile a regex per checked string), wherever it appears.
+  const auto schema = schema_of(R"({"type": "object",
+    "properties": {"at": {"type": "string", "format": "date-time"},
+                   "format": {"enum": [{"format": "x"}]}},
+    "items": [{"format": "date"}], "anyOf": [{"format": "time"}]})");
+  EXPECT_EQ(check(*schema, R"({"at": "not a date"})").message, "valid");
+  // A property named "format" is a schema position like any other, and `enum` data keeps its
+  // "format" member.
+  EXPECT_EQ(check(*schema, R"({"format": {"format": "x"}})").message, "valid");
+  EXPECT_NE(check(*schema, R"({"format": {}})").message, "valid");
+  EXPECT_NE(check(*schema, R"({"at": 1})").message, "valid");
+}
+
 TEST(ValidateBody, AValidOrderPasses) {
   const auto schema = schema_of(kOrder);
   EXPECT_EQ(check(*schema, R"({"id":"ABC-1","items":[{"sku":"x","qty":2}]})").message, "valid");
