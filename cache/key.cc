@@ -1,15 +1,19 @@
 // Canonical cache keys: size first, then one write into the caller's buffer, then XXH3.
 #include "cache/key.h"
+#include "cache/invalidation.h"
 
+// The streaming state lives on the stack only with the static-linking declarations.
+#define XXH_STATIC_LINKING_ONLY
 #include <xxhash.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cstring>
 
 namespace edgefn::cache {
 namespace {
 
-constexpr std::string_view kVersion = "v1|";
+constexpr std::string_view kVersion = "v2|";
 constexpr char kAbsent = '-';
 
 std::size_t decimal_digits(std::size_t n) {
@@ -70,9 +74,9 @@ std::uint64_t hash_key_bytes(std::string_view bytes) {
 }
 
 std::size_t canonical_key_size(const KeyParts& parts) {
-  std::size_t size = kVersion.size() + netstring_size(parts.method.size()) +
-                     netstring_size(parts.host.size()) + netstring_size(parts.path.size()) +
-                     netstring_size(parts.query.size());
+  std::size_t size = kVersion.size() + netstring_size(parts.scope.size()) +
+                     netstring_size(parts.method.size()) + netstring_size(parts.host.size()) +
+                     netstring_size(parts.path.size()) + netstring_size(parts.query.size());
   for (const KeyHeader& h : parts.headers) {
     size += netstring_size(h.name.size());
     size += h.value ? netstring_size(trim_ows(*h.value).size()) : 1;
@@ -88,6 +92,7 @@ CacheKey build_key(const KeyParts& parts, std::string& out) {
   char* p = out.data();
   std::memcpy(p, kVersion.data(), kVersion.size());
   p += kVersion.size();
+  p = write_field(p, parts.scope);
   p = write_field(p, parts.method);
   p = write_lower_field(p, parts.host);
   p = write_field(p, parts.path);
@@ -101,6 +106,29 @@ CacheKey build_key(const KeyParts& parts, std::string& out) {
     }
   }
   return CacheKey::of(std::string_view(out.data(), size));
+}
+
+std::uint64_t uri_hash(std::string_view scope, std::string_view host, std::string_view path) {
+  // Each part is length-prefixed, as in the key, so no two URIs feed the same bytes; the host is
+  // lower-cased through a small stack buffer instead of a copy.
+  XXH3_state_t state;
+  XXH3_64bits_reset(&state);
+  auto feed = [&state](std::string_view part, bool lower) {
+    const std::uint64_t length = part.size();
+    XXH3_64bits_update(&state, &length, sizeof length);
+    char chunk[64];
+    while (!part.empty()) {
+      const std::size_t n = std::min(part.size(), sizeof chunk);
+      for (std::size_t i = 0; i < n; ++i)
+        chunk[i] = lower ? to_lower(part[i]) : part[i];
+      XXH3_64bits_update(&state, chunk, n);
+      part.remove_prefix(n);
+    }
+  };
+  feed(scope, false);
+  feed(host, true);
+  feed(path, false);
+  return XXH3_64bits_digest(&state);
 }
 
 }  // namespace edgefn::cache

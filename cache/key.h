@@ -64,24 +64,27 @@ struct KeyParts {
   std::string_view path;    // percent-decoded once, as the router matched it
   std::string_view query;   // raw query without the '?', byte-exact (no reordering, no decoding)
   std::span<const KeyHeader> headers;  // in a fixed order per route (its `vary` list order)
+  // Whose responses these are (the function's name): two functions never share entries, even
+  // when a reload moves a route from one to the other.
+  std::string_view scope;
 };
 
-// The canonical form, version 1. Every variable field is a netstring, `<decimal length>:<bytes>,`,
+// The canonical form, version 2. Every variable field is a netstring, `<decimal length>:<bytes>,`,
 // so the encoding is injective whatever bytes the fields hold (no separator can be forged by a
 // path or header value):
 //
-//   key     = "v1|" ns(method) ns(lower(host)) ns(path) ns(query) *header
+//   key     = "v2|" ns(scope) ns(method) ns(lower(host)) ns(path) ns(query) *header
 //   header  = ns(lower(name)) ( ns(trim(value)) / "-" )     ; "-": header absent
 //   ns(x)   = decimal(len(x)) ":" x ","
 //
 // lower() folds ASCII A-Z only; trim() strips leading and trailing spaces and tabs (optional
-// whitespace, RFC 9110 5.6.3). Example: GET http://Example.com/hello?x=1 varying on
-// accept-language (sent as "en") and x-api-key (absent):
+// whitespace, RFC 9110 5.6.3). Example: GET http://Example.com/hello?x=1 for the function
+// "hello", varying on accept-language (sent as "en") and x-api-key (absent):
 //
-//   v1|3:GET,11:example.com,6:/hello,3:x=1,15:accept-language,2:en,9:x-api-key,-
+//   v2|5:hello,3:GET,11:example.com,6:/hello,3:x=1,15:accept-language,2:en,9:x-api-key,-
 //
 // The version prefix keeps keys stored in a shared layer (Redis) from being read by a later
-// build that composes keys differently.
+// build that composes keys differently (version 1 had no scope).
 //
 // Returns the exact size of the canonical form of `parts`.
 std::size_t canonical_key_size(const KeyParts& parts);

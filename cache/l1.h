@@ -48,6 +48,9 @@ class L1Cache {
     std::string_view response() const { return {bytes() + key_size_, response_size_}; }
     std::uint64_t hash() const { return hash_; }
     const Lifetime& lifetime() const { return lifetime_; }
+    // The caller's word stored with the entry (the runtime keeps the URI's invalidation
+    // generation there).
+    std::uint64_t tag() const { return tag_; }
     bool fresh(TimePoint now) const { return now < lifetime_.fresh_until; }
     // Time since stored_at, never negative.
     Clock::duration age(TimePoint now) const {
@@ -70,6 +73,7 @@ class L1Cache {
     char* bytes() { return reinterpret_cast<char*>(this + 1); }
 
     std::uint64_t hash_;
+    std::uint64_t tag_ = 0;
     Lifetime lifetime_;
     std::size_t response_size_;
     std::uint32_t key_size_;
@@ -107,12 +111,13 @@ class L1Cache {
   // stale_until. To keep the bytes across those (an asynchronous send), pin() it.
   const Entry* find(const CacheKey& key, TimePoint now);
 
-  // Stores a copy of `key` and `response`, replacing any entry for the key, evicting least
-  // recently used entries until it fits. Returns false, and leaves no entry for the key, when
-  // the entry would charge more than max_entry_bytes(), when lifetime.stale_until <= stored_at,
-  // or when memory runs out. A stale_until before fresh_until is raised to fresh_until.
+  // Stores a copy of `key` and `response` (and `tag`, see Entry::tag), replacing any entry for the
+  // key, evicting least recently used entries until it fits. Returns false, and leaves no entry for
+  // the key, when the entry would charge more than max_entry_bytes(), when lifetime.stale_until <=
+  // stored_at, or when memory runs out. A stale_until before fresh_until is raised to fresh_until.
   // Allocates the entry (one allocation) and, when the index must grow, the index.
-  bool insert(const CacheKey& key, std::string_view response, const Lifetime& lifetime);
+  bool insert(const CacheKey& key, std::string_view response, const Lifetime& lifetime,
+              std::uint64_t tag = 0);
 
   // Removes the entry for `key`; false if there was none. Allocates nothing.
   bool erase(const CacheKey& key);

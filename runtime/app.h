@@ -40,6 +40,8 @@ struct Function {
   // The manifest's max_concurrency (with queue and queue_timeout): node-wide like rate_limit,
   // and reached the same way. Absent: no limit.
   std::unique_ptr<router::ConcurrencyLimit> concurrency;
+  // The manifest's cache policy: GET and HEAD answered from the cache layers. Absent: none.
+  std::optional<CachePolicyDecl> cache;
   // The manifest's timeout: the function's time to answer before the client gets 504. Zero: none.
   Duration timeout{};
 };

@@ -11,6 +11,10 @@
 #include <initializer_list>
 #include <utility>
 
+#include "cache/invalidation.h"
+#include "cache/l2.h"
+#include "cache/policy.h"
+#include "cache/stored.h"
 #include "router/path.h"
 #include "runtime/admin.h"
 #include "runtime/http_writer.h"
@@ -181,6 +185,11 @@ void Connection::on_peer_done() {
       process_input();  // answers what is complete, then closes (see process_input)
       break;
     case Phase::kHandling:
+      // A client that stops sending while its request waits for a slot or its function is
+      // suspended has given up on the answer (as nginx treats a proxied request): cancel and
+      // free what the request holds.
+      if (waiting_for_ != nullptr || driver_ || start_pending_) close();
+      break;  // a function running to completion answers, then the connection closes
     case Phase::kClosing:
       break;  // the response goes out, then the connection closes
     case Phase::kLingering:
@@ -417,8 +426,11 @@ void Connection::on_message_complete_error(bool keep_alive) {
 }
 
 void Connection::run_function(const http::RequestHead& head) {
+  const Function& function = app().functions()[match_.target];
+  cache_role_ = CacheRole::kNone;
+  if (function.cache && answer_from_cache(head, function)) return;
   phase_ = Phase::kHandling;
-  router::ConcurrencyLimit* limit = app().functions()[match_.target].concurrency.get();
+  router::ConcurrencyLimit* limit = function.concurrency.get();
   if (limit == nullptr) {
     start_function();
     return;
@@ -441,6 +453,174 @@ void Connection::run_function(const http::RequestHead& head) {
   // A slot freed between try_acquire and enter_queue woke nobody (see the limit's protocol):
   // take it for the oldest waiter here, which may be this request.
   if (limit->try_acquire()) worker_.hand_over(*limit);
+}
+
+namespace {
+
+bool is_unsafe(std::string_view method) {
+  return method == "POST" || method == "PUT" || method == "PATCH" || method == "DELETE";
+}
+
+// The raw value of the first `name` parameter of a query string, or nullopt.
+std::optional<std::string_view> query_value(std::string_view query, std::string_view name) {
+  while (!query.empty()) {
+    const std::size_t amp = query.find('&');
+    const std::string_view pair = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
+    const std::size_t eq = pair.find('=');
+    if (pair.substr(0, eq) == name) {
+      return eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1);
+    }
+  }
+  return std::nullopt;
+}
+
+std::int64_t whole_seconds(Clock::duration duration) {
+  return std::chrono::duration_cast<std::chrono::seconds>(duration).count();
+}
+
+}  // namespace
+
+bool Connection::answer_from_cache(const http::RequestHead& head, const Function& function) {
+  const CachePolicyDecl& policy = *function.cache;
+  const std::string_view host = policy.key_host ? head.host : std::string_view{};
+  cache_uri_slot_ = cache::Invalidations::slot_of(cache::uri_hash(function.name, host, path_));
+  const bool get = head.method == "GET";
+  if (!get && head.method != "HEAD") {
+    if (is_unsafe(head.method)) cache_role_ = CacheRole::kInvalidate;
+    return false;
+  }
+  const api::HeaderList headers(head.headers);
+  if (headers.get("authorization")) {
+    // A personalised answer: neither served from nor stored into a shared cache (a response
+    // marked public or s-maxage could be, but the key would not tell users apart).
+    cache_role_ = CacheRole::kBypass;
+    return false;
+  }
+  std::string_view query = head.query;
+  if (!policy.key_query) {
+    cache_query_.clear();
+    for (const std::string& name : policy.key_query_params) {
+      if (const std::optional<std::string_view> value = query_value(head.query, name)) {
+        if (!cache_query_.empty()) cache_query_.push_back('&');
+        cache_query_.append(name).append("=").append(*value);
+      }
+    }
+    query = cache_query_;
+  }
+  std::array<cache::KeyHeader, kMaxVaryHeaders> vary{};
+  const std::size_t vary_count = std::min(policy.vary.size(), vary.size());
+  for (std::size_t i = 0; i < vary_count; ++i)
+    vary[i] = {policy.vary[i], headers.get(policy.vary[i])};
+  cache_key_ = cache::build_key(
+      cache::KeyParts{.method = "GET",
+                      .host = host,
+                      .path = path_,
+                      .query = query,
+                      .headers = std::span<const cache::KeyHeader>(vary.data(), vary_count),
+                      .scope = function.name},
+      cache_key_bytes_);
+  // Taken before the function runs: an invalidation while it runs leaves what it returns
+  // already outdated in every layer.
+  cache_generation_ = worker_.shared().invalidations.generation(cache_uri_slot_);
+  cache_role_ = get ? CacheRole::kStore : CacheRole::kMiss;
+
+  const auto now = Clock::now();
+  if (const cache::L1Cache::Entry* entry = worker_.l1().find(cache_key_, now)) {
+    if (entry->tag() == cache_generation_ && entry->fresh(now)) {
+      if (respond_stored(head, entry->response(), entry->lifetime(), now, "l1")) return true;
+    }
+  }
+  if (const cache::L2Ref value = worker_.shared().l2.find(cache_key_, now)) {
+    if (value->tag == cache_generation_ && value->fresh(now)) {
+      worker_.l1().insert(cache_key_, value->blob, value->lifetime, value->tag);
+      if (respond_stored(head, value->blob, value->lifetime, now, "l2")) return true;
+    }
+  }
+  return false;
+}
+
+bool Connection::respond_stored(const http::RequestHead& head, std::string_view blob,
+                                const cache::Lifetime& lifetime, Clock::time_point now,
+                                std::string_view layer) {
+  const std::optional<cache::StoredView> stored = cache::decode_stored(blob);
+  if (!stored) return false;  // not a blob this build wrote: a miss
+  const api::HeaderList headers(head.headers);
+  function_headers(headers);
+  append_header(extra_headers_, "Age",
+                static_cast<std::uint64_t>(whole_seconds(
+                    lifetime.stored_at < now ? now - lifetime.stored_at : Clock::duration{})));
+  cache::CacheStatus status;
+  status.hit = true;
+  status.ttl_seconds = whole_seconds(lifetime.fresh_until - now);
+  status.detail = layer;
+  cache::append_cache_status(extra_headers_, status);
+  const bool unchanged =
+      stored->status == 200 &&
+      cache::not_modified(headers.get("if-none-match"), headers.get("if-modified-since"),
+                          stored->header("etag"), stored->header("last-modified"));
+  const bool keep_alive = keep_alive_ && !drain_;
+  http::write_stored(out_pending_, unchanged ? 304 : stored->status, stored->header_lines,
+                     stored->body, framing(keep_alive), extra_headers_);
+  finish_request(keep_alive);
+  return true;
+}
+
+void Connection::cache_response(const api::Response& response) {
+  cache::CacheStatus status;
+  status.fwd = "miss";
+  status.fwd_status = response.status;
+  switch (cache_role_) {
+    case CacheRole::kNone:
+      return;
+    case CacheRole::kInvalidate:
+      // RFC 9111 4.4: a non-error answer to an unsafe method makes the URI's stored responses
+      // unusable, in every layer and on every worker.
+      if (response.status < 400) worker_.shared().invalidations.invalidate(cache_uri_slot_);
+      return;
+    case CacheRole::kBypass:
+      status.fwd = "bypass";
+      cache::append_cache_status(extra_headers_, status);
+      return;
+    case CacheRole::kMiss:
+      cache::append_cache_status(extra_headers_, status);
+      return;
+    case CacheRole::kStore:
+      break;
+  }
+  const CachePolicyDecl& policy = *app().functions()[match_.target].cache;
+  const cache::RoutePolicy route{.ttl = policy.ttl,
+                                 .stale_while_revalidate = policy.stale_while_revalidate,
+                                 .stale_if_error = policy.stale_if_error,
+                                 .vary = policy.vary};
+  const cache::ResponseFacts facts{
+      .status = response.status,
+      .cache_control = cache::parse_cache_control(response.header("cache-control")),
+      .vary = response.header("vary"),
+      .has_set_cookie = !response.header("set-cookie").empty(),
+      .request_authorized = false,  // such requests bypass the cache (answer_from_cache)
+  };
+  const auto now = Clock::now();
+  const cache::StorePlan plan = cache::plan_store(route, facts, now);
+  if (plan.verdict != cache::StoreVerdict::kStore) {
+    status.detail = cache::describe(plan.verdict);
+    cache::append_cache_status(extra_headers_, status);
+    return;
+  }
+  std::string& lines = worker_.cache_lines_scratch();
+  lines.clear();
+  http::append_storable_fields(lines, response);
+  std::string& blob = worker_.cache_blob_scratch();
+  cache::encode_stored(
+      blob, response.status, lines, response.body,
+      cache::to_stored_times(plan.lifetime, now, std::chrono::system_clock::now()));
+  const bool stored =
+      !blob.empty() &&
+      (worker_.l1().insert(cache_key_, blob, plan.lifetime, cache_generation_) |
+       worker_.shared().l2.insert(cache_key_, blob, plan.lifetime, cache_generation_));
+  status.stored = stored;
+  if (!stored) status.detail = "too-large";
+  cache::append_cache_status(extra_headers_, status);
 }
 
 void Connection::grant() {
@@ -489,8 +669,9 @@ void Connection::end_function() {
 void Connection::handler_done(const api::Response& response) {
   end_function();
   const bool keep_alive = keep_alive_ && !drain_ && !peer_done_;
-  http::write_response(out_pending_, response, framing(keep_alive),
-                       function_headers(request_.headers));
+  function_headers(request_.headers);
+  cache_response(response);
+  http::write_response(out_pending_, response, framing(keep_alive), extra_headers_);
   finish_request(keep_alive);
 }
 

@@ -19,6 +19,8 @@
 #include <string>
 #include <string_view>
 
+#include "cache/key.h"
+#include "cache/l1.h"
 #include "functions/api/module.h"
 #include "router/concurrency_limit.h"
 #include "router/route_table.h"
@@ -105,6 +107,17 @@ class Connection {
   // concurrency limit (answering 503 when the queue is full).
   void run_function(const http::RequestHead& head);
   void start_function();
+  // For a function with a cache policy: answers a GET or HEAD from L1 or L2 (true), else keys
+  // the request so handler_done can store the response (false).
+  bool answer_from_cache(const http::RequestHead& head, const Function& function);
+  // Answers with a stored blob (304 when the client's copy is current); false when the blob
+  // does not decode (then nothing was written).
+  bool respond_stored(const http::RequestHead& head, std::string_view blob,
+                      const cache::Lifetime& lifetime, cache::TimePoint now,
+                      std::string_view layer);
+  // Stores the function's response when its policy allows, and appends Cache-Status to
+  // extra_headers_; or, after an unsafe method, invalidates the URI in every layer.
+  void cache_response(const api::Response& response);
   // The function's timeout or the request's queue wait ran out (whichever alarm_ was for).
   void on_alarm();
   void on_function_timeout();
@@ -180,6 +193,21 @@ class Connection {
   bool keep_alive_ = true;
   int http_minor_ = 1;
   router::Rejection rejection_;  // why validation refused the request; capacity kept
+
+  // The current request's cache key (views cache_key_bytes_) and what storing needs.
+  enum class CacheRole : std::uint8_t {
+    kNone,        // no cache policy, or a method it does not concern
+    kStore,       // a GET that missed: store what the function answers
+    kMiss,        // a HEAD that missed: answered by the function, not stored
+    kInvalidate,  // an unsafe method: a success invalidates the URI
+    kBypass,      // a request with Authorization: the cache stays out of it
+  };
+  CacheRole cache_role_ = CacheRole::kNone;
+  std::string cache_key_bytes_;
+  std::string cache_query_;  // the keyed query parameters, when the policy names some
+  cache::CacheKey cache_key_;
+  std::size_t cache_uri_slot_ = 0;
+  std::uint64_t cache_generation_ = 0;  // of the URI when the request started
 
   // The suspended driver of the running function, destroyed to cancel it (timeout, close).
   std::coroutine_handle<> driver_;

@@ -240,6 +240,44 @@ void write_response(std::string& out, const api::Response& response, const Respo
   if (send_body) out.append(response.body);
 }
 
+void append_storable_fields(std::string& out, const api::Response& response) {
+  for (const api::HeaderField& field : response.headers()) {
+    if (!writable_field(field.name, field.value) || iequals(field.name, "age") ||
+        iequals(field.name, "cache-status")) {
+      continue;
+    }
+    out.append(field.name);
+    out.append(": ");
+    out.append(field.value);
+    out.append(kCrlf);
+  }
+}
+
+void write_stored(std::string& out, int status, std::string_view header_lines,
+                  std::string_view body, const ResponseFraming& framing,
+                  std::string_view extra_headers) {
+  status = wire_status(status);
+  const Digits code = digits(static_cast<std::uint64_t>(status));
+  const Digits length = digits(body.size());
+  const bool send_body = status_has_content(status) && !framing.head;
+  reserve_for(out, status_line_size(status, code) + framing_size(status, length, framing) +
+                       extra_headers.size() + header_lines.size() + (send_body ? body.size() : 0));
+  append_status_line(out, status, code);
+  out.append(extra_headers);
+  while (!header_lines.empty()) {
+    const std::size_t end = header_lines.find(kCrlf);
+    const std::size_t line_end = end == std::string_view::npos ? header_lines.size() : end + 2;
+    const std::string_view line = header_lines.substr(0, line_end);
+    header_lines.remove_prefix(line_end);
+    const std::size_t colon = line.find(':');
+    if (colon == std::string_view::npos) continue;
+    if (!extra_headers.empty() && named_in(line.substr(0, colon), extra_headers)) continue;
+    out.append(line);
+  }
+  append_framing(out, status, length, framing);
+  if (send_body) out.append(body);
+}
+
 void write_error(std::string& out, int status, std::string_view message,
                  const ResponseFraming& framing, std::string_view extra_headers) {
   write_error(out, status, message, framing, extra_headers, {});

@@ -38,6 +38,19 @@ void write_error(std::string& out, int status, std::string_view message,
                  const ResponseFraming& framing, std::string_view extra_headers,
                  std::string_view extra_members);
 
+// Appends the module's fields a shared cache keeps, as "Name: value\r\n" lines: the ones
+// write_response would send, minus Age and Cache-Status (the cache writes its own). Allocates
+// only when `out` must grow.
+void append_storable_fields(std::string& out, const api::Response& response);
+
+// Appends a response answered from a cache: `header_lines` are stored lines (from
+// append_storable_fields), written after `extra_headers` lines (Age, Cache-Status, CORS, a
+// function's response_headers), which replace stored lines of the same name. A 304 carries the
+// stored fields but no body and no Content-Length. Allocates only when `out` must grow.
+void write_stored(std::string& out, int status, std::string_view header_lines,
+                  std::string_view body, const ResponseFraming& framing,
+                  std::string_view extra_headers);
+
 // "HTTP/1.1 100 Continue\r\n\r\n"
 inline constexpr std::string_view kContinueResponse = "HTTP/1.1 100 Continue\r\n\r\n";
 

@@ -43,6 +43,8 @@ constexpr std::uint64_t kMinTargetBytes = 256;
 constexpr std::uint64_t kMaxBodyBytes = 1 * kGiB;
 constexpr Duration kMaxTimeout = std::chrono::hours(1);
 constexpr std::int64_t kMaxConcurrency = 1'000'000;
+constexpr std::uint64_t kMinCacheBytes = 64 * 1024;
+constexpr std::uint64_t kMaxCacheBytes = 1ull << 40;
 
 constexpr std::string_view kSizeExpected = R"(expected a size such as 16384 or "16KiB")";
 constexpr std::string_view kSizeUnits = "units: B, KiB, MiB, GiB, kB, MB, GB";
@@ -419,19 +421,27 @@ class Loader {
 
   void root(const toml::table& table, Manifest& manifest) {
     const toml::node* server = nullptr;
+    const toml::node* cache = nullptr;
     const toml::node* functions = nullptr;
     for (auto&& [key, node] : table) {
       if (key.str() == "server") {
         server = &node;
+      } else if (key.str() == "cache") {
+        cache = &node;
       } else if (key.str() == "functions") {
         functions = &node;
       } else {
-        unknown_key(key, "", {"server", "functions"});
+        unknown_key(key, "", {"server", "cache", "functions"});
       }
     }
     if (server) {
       if (const toml::table* server_table = as_table(*server, "server")) {
         this->server(*server_table, manifest.server);
+      }
+    }
+    if (cache) {
+      if (const toml::table* cache_table = as_table(*cache, "cache")) {
+        this->cache(*cache_table, manifest.cache);
       }
     }
     this->functions(functions, manifest);
@@ -623,6 +633,20 @@ class Loader {
     }
   }
 
+  void cache(const toml::table& table, CacheConfig& cache) {
+    for (auto&& [key, node] : table) {
+      const std::string_view name = key.str();
+      const std::string path = join("cache", name);
+      if (name == "l1_bytes") {
+        if (auto value = size(node, path, kMinCacheBytes, kMaxCacheBytes)) cache.l1_bytes = *value;
+      } else if (name == "l2_bytes") {
+        if (auto value = size(node, path, kMinCacheBytes, kMaxCacheBytes)) cache.l2_bytes = *value;
+      } else {
+        unknown_key(key, "cache", {"l1_bytes", "l2_bytes"});
+      }
+    }
+  }
+
   static bool is_wildcard(const SocketAddress& address) {
     const std::string text = address.to_string();
     return text.starts_with("0.0.0.0:") || text.starts_with("[::]:");
@@ -711,6 +735,8 @@ class Loader {
         response_headers(value, field_path, function);
       } else if (name == "rate_limit") {
         rate_limit(value, field_path, function);
+      } else if (name == "cache") {
+        cache_policy(value, field_path, function);
       } else if (name == "timeout") {
         function.timeout = timeout(value, field_path);
       } else if (name == "max_concurrency") {
@@ -733,7 +759,7 @@ class Loader {
       } else {
         unknown_key(field, path,
                     {"module", "routes", "host", "config", "max_body_bytes", "body_schema", "query",
-                     "headers", "cors", "response_headers", "rate_limit", "timeout",
+                     "headers", "cors", "response_headers", "rate_limit", "cache", "timeout",
                      "max_concurrency", "queue", "queue_timeout"});
       }
     }
@@ -1016,6 +1042,118 @@ class Loader {
       decl.burst = static_cast<std::uint64_t>(std::max(1.0, std::ceil(decl.per_second)));
     }
     if (valid) function.rate_limit = std::move(decl);
+  }
+
+  // `cache = { ttl = "60s", stale_while_revalidate = "30s", stale_if_error = "5m",
+  //           vary = ["accept-language"], key = ["host", "query"] }`
+  void cache_policy(const toml::node& node, const std::string& path, FunctionConfig& function) {
+    const toml::table* table = as_table(node, path);
+    if (!table) return;
+    CachePolicyDecl decl;
+    decl.position = position_of(node.source());
+    bool valid = true;
+    bool has_ttl = false;
+    for (auto&& [key, value] : *table) {
+      const std::string_view name = key.str();
+      const std::string key_path = join(path, name);
+      if (name == "ttl") {
+        has_ttl = true;
+        if (auto ttl = timeout(value, key_path)) {
+          decl.ttl = *ttl;
+        } else {
+          valid = false;
+        }
+      } else if (name == "stale_while_revalidate" || name == "stale_if_error") {
+        if (auto window = timeout(value, key_path)) {
+          (name == "stale_if_error" ? decl.stale_if_error : decl.stale_while_revalidate) = *window;
+        } else {
+          valid = false;
+        }
+      } else if (name == "vary") {
+        valid = names(value, key_path, decl.vary) && valid;
+        if (decl.vary.size() > kMaxVaryHeaders) {
+          error(value, key_path,
+                "at most " + std::to_string(kMaxVaryHeaders) + " headers; got " +
+                    std::to_string(decl.vary.size()));
+          valid = false;
+        }
+      } else if (name == "key") {
+        valid = cache_key(value, key_path, decl) && valid;
+      } else {
+        unknown_key(key, path, {"ttl", "stale_while_revalidate", "stale_if_error", "vary", "key"});
+        valid = false;
+      }
+    }
+    if (!has_ttl) {
+      error(node, path, "missing required key \"ttl\"");
+      valid = false;
+    }
+    if (valid) function.cache = std::move(decl);
+  }
+
+  // A list of header names (tokens), lower-cased, without duplicates.
+  bool names(const toml::node& node, const std::string& path, std::vector<std::string>& out) {
+    const toml::array* array = node.as_array();
+    if (!array) {
+      type_error(node, path, R"(expected an array of header names such as ["accept-language"])");
+      return false;
+    }
+    bool valid = true;
+    for (std::size_t i = 0; i < array->size(); ++i) {
+      const toml::node& item = *array->get(i);
+      const std::string item_path = path + "[" + std::to_string(i) + "]";
+      const auto* text = item.as_string();
+      if (!text || !is_token(text->get())) {
+        error(item, item_path, "expected a header name; got " + literal(item));
+        valid = false;
+        continue;
+      }
+      std::string name = lower_case(text->get());
+      if (std::find(out.begin(), out.end(), name) != out.end()) {
+        error(item, item_path, "listed twice");
+        valid = false;
+        continue;
+      }
+      out.push_back(std::move(name));
+    }
+    return valid;
+  }
+
+  // `key = ["host", "query"]` (the default), or fewer, or "query:<name>" items that key on
+  // those parameters only.
+  bool cache_key(const toml::node& node, const std::string& path, CachePolicyDecl& decl) {
+    const toml::array* array = node.as_array();
+    constexpr std::string_view kItems =
+        R"(expected "host", "query" or "query:<name>" such as "query:page")";
+    if (!array) {
+      type_error(node, path, std::string("expected an array; each item ") + std::string(kItems));
+      return false;
+    }
+    decl.key_host = false;
+    decl.key_query = false;
+    bool valid = true;
+    for (std::size_t i = 0; i < array->size(); ++i) {
+      const toml::node& item = *array->get(i);
+      const std::string item_path = path + "[" + std::to_string(i) + "]";
+      const auto* text = item.as_string();
+      const std::string_view value = text ? std::string_view(text->get()) : std::string_view();
+      if (value == "host") {
+        decl.key_host = true;
+      } else if (value == "query") {
+        decl.key_query = true;
+      } else if (value.starts_with("query:") && value.size() > 6) {
+        decl.key_query_params.emplace_back(value.substr(6));
+      } else {
+        error(item, item_path, std::string(kItems) + "; got " + literal(item));
+        valid = false;
+      }
+    }
+    if (decl.key_query && !decl.key_query_params.empty()) {
+      error(node, path,
+            R"("query" already keys on every parameter; drop the "query:<name>" items)");
+      valid = false;
+    }
+    return valid;
   }
 
   // `response_headers = { "x-content-type-options" = "nosniff" }`

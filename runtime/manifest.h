@@ -45,6 +45,12 @@ struct ServerConfig {
   Duration drain_timeout = std::chrono::seconds(30);   // SIGTERM: in-flight work gets this long
 };
 
+// [cache]: the layers' budgets.
+struct CacheConfig {
+  std::uint64_t l1_bytes = 64ull * 1024 * 1024;   // per worker
+  std::uint64_t l2_bytes = 256ull * 1024 * 1024;  // node-wide
+};
+
 struct RouteDecl {
   std::string method;   // "GET"
   std::string pattern;  // "/hello/:name"
@@ -90,6 +96,24 @@ struct ConcurrencyDecl {
   SourcePosition position;                           // of max_concurrency
 };
 
+// At most this many request headers in a cache policy's `vary`.
+inline constexpr std::size_t kMaxVaryHeaders = 16;
+
+// A function's `cache = { ttl, stale_while_revalidate, stale_if_error, vary, key }`: GET and
+// HEAD requests are answered from the cache layers while a stored response is fresh.
+struct CachePolicyDecl {
+  Duration ttl{};                     // > 0
+  Duration stale_while_revalidate{};  // 0: none
+  Duration stale_if_error{};          // 0: none
+  std::vector<std::string> vary;      // lower-case request header names; at most kMaxVaryHeaders
+  // What of the request, besides method and path, tells responses apart: the host and the
+  // query (default both), or only named query parameters.
+  bool key_host = true;
+  bool key_query = true;
+  std::vector<std::string> key_query_params;  // "query:<name>" items, in order; then !key_query
+  SourcePosition position;
+};
+
 // One `response_headers` entry: added to every response of the function.
 struct ResponseHeaderDecl {
   std::string name;   // a valid token, as written
@@ -116,6 +140,7 @@ struct FunctionConfig {
   std::vector<ResponseHeaderDecl> response_headers;  // in file order
   std::optional<RateLimitDecl> rate_limit;
   std::optional<Duration> timeout;  // absent: none; else 504 when it passes
+  std::optional<CachePolicyDecl> cache;
   std::optional<ConcurrencyDecl> concurrency;
 };
 
@@ -123,6 +148,7 @@ struct Manifest {
   std::string path;  // as given
   std::string dir;   // directory of path: relative file names resolve against it
   ServerConfig server;
+  CacheConfig cache;
   std::vector<FunctionConfig> functions;  // in file order
 };
 

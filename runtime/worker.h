@@ -15,6 +15,9 @@
 #include <string>
 #include <vector>
 
+#include "cache/invalidation.h"
+#include "cache/l1.h"
+#include "cache/l2.h"
 #include "runtime/alarm_queue.h"
 #include "runtime/app.h"
 #include "runtime/connection.h"
@@ -31,11 +34,20 @@ class Worker;
 class SharedState {
  public:
   explicit SharedState(std::shared_ptr<const App> app)
-      : server(app->server()), app_(std::move(app)) {}
+      : server(app->server()),
+        cache(app->manifest().cache),
+        l2(cache.l2_bytes),
+        app_(std::move(app)) {}
 
-  // The [server] settings the process started with. A reload keeps them: listeners and worker
-  // threads exist already.
+  // The [server] and [cache] settings the process started with. A reload keeps them: listeners,
+  // threads and cache memory exist already.
   const ServerConfig server;
+  const CacheConfig cache;
+
+  // The node-wide cache layer, and the generations that invalidate every layer's entries for a
+  // URI. Both outlive reloads: keys are scoped by function name.
+  cache::L2Cache l2;
+  cache::Invalidations invalidations;
 
   // The App new requests are served with. A reload publishes a new one (any thread) and wakes
   // every worker; a worker takes it when it sees the generation move, and requests already
@@ -87,6 +99,12 @@ class Worker {
   const App& app() const { return *app_; }
   const std::shared_ptr<const App>& app_handle() const { return app_; }
   const ServerConfig& server() const { return shared_.server; }
+  // This worker's response cache (no lock: only this thread touches it).
+  cache::L1Cache& l1() { return l1_; }
+  // Scratch for one stored response's header lines and blob; reused, so storing allocates only
+  // while they grow.
+  std::string& cache_lines_scratch() { return cache_lines_; }
+  std::string& cache_blob_scratch() { return cache_blob_; }
   http::DateClock& date() { return date_; }
   LogBuffer& log() { return log_; }
   TimerList& header_timers() { return header_timers_; }
@@ -155,6 +173,9 @@ class Worker {
   TimerList idle_timers_;
   TimerList linger_timers_;
   AlarmQueue alarms_;  // before slots_: connections cancel their alarms when destroyed
+  cache::L1Cache l1_;
+  std::string cache_lines_;
+  std::string cache_blob_;
   std::vector<std::unique_ptr<Connection>> slots_;
   std::vector<std::uint32_t> free_slots_;
   std::uint32_t public_connections_ = 0;

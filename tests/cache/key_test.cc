@@ -1,6 +1,7 @@
 // Tests for cache keys: the canonical form, its normalization, injectivity, hashing, and that a
 // warm buffer makes building a key allocation-free.
 #include "cache/key.h"
+#include "cache/invalidation.h"
 
 #include <gtest/gtest.h>
 #include <xxhash.h>
@@ -25,18 +26,18 @@ std::string canonical(const KeyParts& parts) {
 
 TEST(BuildKey, MatchesTheDocumentedExample) {
   const std::array<KeyHeader, 2> vary = {{{"accept-language", "en"}, {"x-api-key", std::nullopt}}};
-  const KeyParts parts{"GET", "Example.com", "/hello", "x=1", vary};
+  const KeyParts parts{"GET", "Example.com", "/hello", "x=1", vary, "hello"};
   EXPECT_EQ(canonical(parts),
-            "v1|3:GET,11:example.com,6:/hello,3:x=1,15:accept-language,2:en,9:x-api-key,-");
+            "v2|5:hello,3:GET,11:example.com,6:/hello,3:x=1,15:accept-language,2:en,9:x-api-key,-");
 }
 
 TEST(BuildKey, EmptyFieldsAreStillDelimited) {
-  EXPECT_EQ(canonical(KeyParts{"GET", "", "/", "", {}}), "v1|3:GET,0:,1:/,0:,");
+  EXPECT_EQ(canonical(KeyParts{"GET", "", "/", "", {}, ""}), "v2|0:,3:GET,0:,1:/,0:,");
 }
 
 TEST(BuildKey, ReturnsAViewOfTheBufferAndItsXxh3Hash) {
   std::string out;
-  const CacheKey key = build_key(KeyParts{"GET", "a.example", "/p", "q", {}}, out);
+  const CacheKey key = build_key(KeyParts{"GET", "a.example", "/p", "q", {}, ""}, out);
   EXPECT_EQ(key.bytes().data(), out.data());
   EXPECT_EQ(key.bytes(), out);
   EXPECT_EQ(key.hash(), XXH3_64bits(out.data(), out.size()));
@@ -47,35 +48,36 @@ TEST(BuildKey, ReturnsAViewOfTheBufferAndItsXxh3Hash) {
 TEST(BuildKey, FoldsHostAndHeaderNamesButNotMethodPathQueryOrValues) {
   const std::array<KeyHeader, 1> upper = {{{"Accept-Language", "EN-us"}}};
   const std::array<KeyHeader, 1> lower = {{{"accept-language", "EN-us"}}};
-  EXPECT_EQ(canonical(KeyParts{"GET", "API.Example.COM:8080", "/A", "B=C", upper}),
-            canonical(KeyParts{"GET", "api.example.com:8080", "/A", "B=C", lower}));
-  EXPECT_EQ(canonical(KeyParts{"GET", "h", "/A", "B=C", upper}),
-            "v1|3:GET,1:h,2:/A,3:B=C,15:accept-language,5:EN-us,");
-  EXPECT_NE(canonical(KeyParts{"GET", "h", "/", "", {}}),
-            canonical(KeyParts{"get", "h", "/", "", {}}));
-  EXPECT_NE(canonical(KeyParts{"GET", "h", "/A", "", {}}),
-            canonical(KeyParts{"GET", "h", "/a", "", {}}));
-  EXPECT_NE(canonical(KeyParts{"GET", "h", "/", "a=1&b=2", {}}),
-            canonical(KeyParts{"GET", "h", "/", "b=2&a=1", {}}));
+  EXPECT_EQ(canonical(KeyParts{"GET", "API.Example.COM:8080", "/A", "B=C", upper, ""}),
+            canonical(KeyParts{"GET", "api.example.com:8080", "/A", "B=C", lower, ""}));
+  EXPECT_EQ(canonical(KeyParts{"GET", "h", "/A", "B=C", upper, ""}),
+            "v2|0:,3:GET,1:h,2:/A,3:B=C,15:accept-language,5:EN-us,");
+  EXPECT_NE(canonical(KeyParts{"GET", "h", "/", "", {}, ""}),
+            canonical(KeyParts{"get", "h", "/", "", {}, ""}));
+  EXPECT_NE(canonical(KeyParts{"GET", "h", "/A", "", {}, ""}),
+            canonical(KeyParts{"GET", "h", "/a", "", {}, ""}));
+  EXPECT_NE(canonical(KeyParts{"GET", "h", "/", "a=1&b=2", {}, ""}),
+            canonical(KeyParts{"GET", "h", "/", "b=2&a=1", {}, ""}));
 }
 
 TEST(BuildKey, TrimsOptionalWhitespaceAroundHeaderValuesOnly) {
   const std::array<KeyHeader, 1> padded = {{{"x", " \tgzip, br \t"}}};
   const std::array<KeyHeader, 1> bare = {{{"x", "gzip, br"}}};
-  EXPECT_EQ(canonical(KeyParts{"GET", "h", "/", "", padded}),
-            canonical(KeyParts{"GET", "h", "/", "", bare}));
-  EXPECT_EQ(canonical(KeyParts{"GET", "h", "/", "", bare}), "v1|3:GET,1:h,1:/,0:,1:x,8:gzip, br,");
+  EXPECT_EQ(canonical(KeyParts{"GET", "h", "/", "", padded, ""}),
+            canonical(KeyParts{"GET", "h", "/", "", bare, ""}));
+  EXPECT_EQ(canonical(KeyParts{"GET", "h", "/", "", bare, ""}),
+            "v2|0:,3:GET,1:h,1:/,0:,1:x,8:gzip, br,");
   const std::array<KeyHeader, 1> blank = {{{"x", "  "}}};
-  EXPECT_EQ(canonical(KeyParts{"GET", "h", "/", "", blank}), "v1|3:GET,1:h,1:/,0:,1:x,0:,");
+  EXPECT_EQ(canonical(KeyParts{"GET", "h", "/", "", blank, ""}), "v2|0:,3:GET,1:h,1:/,0:,1:x,0:,");
 }
 
 TEST(BuildKey, AbsentHeaderDiffersFromEmptyHeader) {
   const std::array<KeyHeader, 1> absent = {{{"x", std::nullopt}}};
   const std::array<KeyHeader, 1> empty = {{{"x", ""}}};
-  EXPECT_NE(canonical(KeyParts{"GET", "h", "/", "", absent}),
-            canonical(KeyParts{"GET", "h", "/", "", empty}));
-  EXPECT_NE(canonical(KeyParts{"GET", "h", "/", "", absent}),
-            canonical(KeyParts{"GET", "h", "/", "", {}}));
+  EXPECT_NE(canonical(KeyParts{"GET", "h", "/", "", absent, ""}),
+            canonical(KeyParts{"GET", "h", "/", "", empty, ""}));
+  EXPECT_NE(canonical(KeyParts{"GET", "h", "/", "", absent, ""}),
+            canonical(KeyParts{"GET", "h", "/", "", {}, ""}));
 }
 
 TEST(BuildKey, HeaderOrderAndNamesArePartOfTheKey) {
@@ -83,10 +85,10 @@ TEST(BuildKey, HeaderOrderAndNamesArePartOfTheKey) {
   const std::array<KeyHeader, 2> ba = {{{"b", "2"}, {"a", "1"}}};
   const std::array<KeyHeader, 1> a = {{{"a", "1"}}};
   const std::array<KeyHeader, 1> c = {{{"c", "1"}}};
-  EXPECT_NE(canonical(KeyParts{"GET", "h", "/", "", ab}),
-            canonical(KeyParts{"GET", "h", "/", "", ba}));
-  EXPECT_NE(canonical(KeyParts{"GET", "h", "/", "", a}),
-            canonical(KeyParts{"GET", "h", "/", "", c}));
+  EXPECT_NE(canonical(KeyParts{"GET", "h", "/", "", ab, ""}),
+            canonical(KeyParts{"GET", "h", "/", "", ba, ""}));
+  EXPECT_NE(canonical(KeyParts{"GET", "h", "/", "", a, ""}),
+            canonical(KeyParts{"GET", "h", "/", "", c, ""}));
 }
 
 // Values that would collide under a naive "join with a separator" scheme: the separators and
@@ -94,12 +96,12 @@ TEST(BuildKey, HeaderOrderAndNamesArePartOfTheKey) {
 TEST(BuildKey, FieldsContainingTheSyntaxCannotForgeOtherKeys) {
   const std::array<KeyHeader, 1> forged = {{{"x", "1,1:y,1:z"}}};
   const std::array<KeyHeader, 2> real = {{{"x", "1"}, {"y", "z"}}};
-  EXPECT_NE(canonical(KeyParts{"GET", "h", "/", "", forged}),
-            canonical(KeyParts{"GET", "h", "/", "", real}));
-  EXPECT_NE(canonical(KeyParts{"GET", "h", "/a,1:b", "", {}}),
-            canonical(KeyParts{"GET", "h", "/a", "b", {}}));
-  EXPECT_NE(canonical(KeyParts{"GET", "h,1:/", "", "", {}}),
-            canonical(KeyParts{"GET", "h", "/", "", {}}));
+  EXPECT_NE(canonical(KeyParts{"GET", "h", "/", "", forged, ""}),
+            canonical(KeyParts{"GET", "h", "/", "", real, ""}));
+  EXPECT_NE(canonical(KeyParts{"GET", "h", "/a,1:b", "", {}, ""}),
+            canonical(KeyParts{"GET", "h", "/a", "b", {}, ""}));
+  EXPECT_NE(canonical(KeyParts{"GET", "h,1:/", "", "", {}, ""}),
+            canonical(KeyParts{"GET", "h", "/", "", {}, ""}));
 }
 
 // Random parts over an alphabet made of the encoding's own syntax: two different parts must
@@ -126,7 +128,7 @@ TEST(BuildKey, IsInjectiveOverRandomParts) {
       headers.push_back({name, absent ? std::nullopt : std::optional<std::string_view>(value)});
       description += "\n" + name + (absent ? "<absent>" : "=" + value);
     }
-    const std::string key = canonical(KeyParts{method, host, path, query, headers});
+    const std::string key = canonical(KeyParts{method, host, path, query, headers, ""});
     auto [it, inserted] = seen.emplace(key, description);
     if (!inserted) {
       EXPECT_EQ(it->second, description) << "two parts share the key " << key;
@@ -138,7 +140,7 @@ TEST(BuildKey, SizeIsExactAcrossLengthDigitBoundaries) {
   for (std::size_t n : {0u, 1u, 9u, 10u, 11u, 99u, 100u, 101u, 999u, 1000u, 12345u}) {
     const std::string path(n, 'p');
     const std::array<KeyHeader, 1> vary = {{{"h", std::string_view(path)}}};
-    const KeyParts parts{"GET", "h", path, path, vary};
+    const KeyParts parts{"GET", "h", path, path, vary, "scope"};
     std::string out;
     build_key(parts, out);
     EXPECT_EQ(out.size(), canonical_key_size(parts)) << n;
@@ -147,11 +149,26 @@ TEST(BuildKey, SizeIsExactAcrossLengthDigitBoundaries) {
   }
 }
 
+TEST(BuildKey, TheScopeSeparatesFunctions) {
+  EXPECT_NE(canonical(KeyParts{"GET", "h", "/", "", {}, "a"}),
+            canonical(KeyParts{"GET", "h", "/", "", {}, "b"}));
+  EXPECT_EQ(canonical(KeyParts{"GET", "h", "/", "", {}, "hello"}), "v2|5:hello,3:GET,1:h,1:/,0:,");
+}
+
+TEST(UriHash, IgnoresHostCaseAndSeparatesParts) {
+  EXPECT_EQ(uri_hash("f", "Example.COM", "/a"), uri_hash("f", "example.com", "/a"));
+  EXPECT_NE(uri_hash("f", "example.com", "/a"), uri_hash("f", "example.com", "/A"));
+  EXPECT_NE(uri_hash("f", "example.com", "/a"), uri_hash("g", "example.com", "/a"));
+  EXPECT_NE(uri_hash("f", "ab", "/c"), uri_hash("f", "a", "b/c"));
+  const std::string long_host(200, 'H');
+  EXPECT_EQ(uri_hash("f", long_host, "/"), uri_hash("f", std::string(200, 'h'), "/"));
+}
+
 TEST(BuildKey, AShorterKeyLeavesNothingOfTheLongerOne) {
   std::string out;
-  build_key(KeyParts{"GET", "long-host.example.com", "/a/very/long/path", "q=1", {}}, out);
-  const CacheKey key = build_key(KeyParts{"GET", "h", "/", "", {}}, out);
-  EXPECT_EQ(out, "v1|3:GET,1:h,1:/,0:,");
+  build_key(KeyParts{"GET", "long-host.example.com", "/a/very/long/path", "q=1", {}, ""}, out);
+  const CacheKey key = build_key(KeyParts{"GET", "h", "/", "", {}, ""}, out);
+  EXPECT_EQ(out, "v2|0:,3:GET,1:h,1:/,0:,");
   EXPECT_EQ(key.bytes(), out);
 }
 
@@ -159,13 +176,13 @@ TEST(BuildKey, AWarmBufferMakesItAllocationFree) {
   const std::array<KeyHeader, 2> vary = {
       {{"accept-language", "en-US,en;q=0.9"}, {"accept-encoding", "gzip, br"}}};
   const KeyParts parts{"GET", "api.example.com", "/api/v1/users/42/orders", "page=2&limit=50",
-                       vary};
+                       vary,  "orders"};
   std::string buffer;
   build_key(parts, buffer);  // grows the buffer once
   CacheKey key;
   EXPECT_NO_ALLOC(key = build_key(parts, buffer));
   EXPECT_EQ(key.bytes(), buffer);
-  const KeyParts shorter{"GET", "api.example.com", "/", "", {}};
+  const KeyParts shorter{"GET", "api.example.com", "/", "", {}, ""};
   EXPECT_NO_ALLOC(key = build_key(shorter, buffer));
   EXPECT_EQ(key.bytes(), canonical(shorter));
 }

@@ -137,6 +137,32 @@ void Client::shutdown_write() {
   if (fd_ >= 0) ::shutdown(fd_, SHUT_WR);
 }
 
+void Client::abort() {
+  if (fd_ >= 0) {
+    const linger reset{.l_onoff = 1, .l_linger = 0};
+    ::setsockopt(fd_, SOL_SOCKET, SO_LINGER, &reset, sizeof reset);
+  }
+  close();
+}
+
+std::optional<std::size_t> Client::wait_any(std::span<Client* const> clients, Millis timeout) {
+  std::vector<pollfd> waiting;
+  for (std::size_t i = 0; i < clients.size(); ++i) {
+    if (!clients[i]->buffer_.empty() || clients[i]->peer_closed_) return i;
+    waiting.push_back({clients[i]->fd_, POLLIN, 0});
+  }
+  const auto deadline = SteadyClock::now() + timeout;
+  while (true) {
+    const int ready = ::poll(waiting.data(), waiting.size(), remaining_ms(deadline));
+    if (ready < 0 && errno == EINTR) continue;
+    if (ready <= 0) return std::nullopt;
+    for (std::size_t i = 0; i < waiting.size(); ++i) {
+      // POLLHUP and POLLERR count too: the read that follows reports the close.
+      if (waiting[i].revents != 0) return i;
+    }
+  }
+}
+
 int Client::try_connect(std::uint16_t port, Millis timeout) {
   close();
   const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);

@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -76,6 +77,13 @@ class Client {
 
   void shutdown_write();
   void close();
+  // Closes with a reset (SO_LINGER 0) instead of an orderly FIN: the peer's next receive fails
+  // with ECONNRESET, as when a client process dies or gives up abruptly.
+  void abort();
+
+  // Waits until one of `clients` has buffered bytes, receives some or sees its peer close, and
+  // returns its index; nullopt when `timeout` passes first. Reads nothing.
+  static std::optional<std::size_t> wait_any(std::span<Client* const> clients, Millis timeout);
 
  private:
   enum class Fill { kData, kClosed, kTimeout, kError };

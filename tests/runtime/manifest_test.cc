@@ -259,13 +259,18 @@ TEST(Manifest, ExampleManifestParses) {
   EXPECT_EQ(manifest->server.listen.to_string(), "0.0.0.0:8080");
   EXPECT_EQ(manifest->server.admin.to_string(), "127.0.0.1:9901");
   EXPECT_EQ(manifest->server.workers, 0u);
-  ASSERT_EQ(manifest->functions.size(), 4u);
-  EXPECT_EQ(manifest->functions[3].name, "orders");
-  EXPECT_EQ(manifest->functions[3].body_schema, "schemas/order.json");
+  EXPECT_EQ(manifest->cache.l1_bytes, 64u << 20);
+  EXPECT_EQ(manifest->cache.l2_bytes, 256u << 20);
+  ASSERT_EQ(manifest->functions.size(), 5u);
+  EXPECT_EQ(manifest->functions[4].name, "orders");
+  EXPECT_EQ(manifest->functions[4].body_schema, "schemas/order.json");
   EXPECT_EQ(manifest->functions[0].name, "hello");
+  ASSERT_TRUE(manifest->functions[0].cache.has_value());
+  EXPECT_EQ(manifest->functions[0].cache->ttl, std::chrono::seconds(10));
+  EXPECT_EQ(manifest->functions[0].cache->vary, std::vector<std::string>{"accept-language"});
   EXPECT_EQ(manifest->functions[1].name, "echo");
   EXPECT_EQ(manifest->functions[1].max_body_bytes, 64u * 1024);
-  EXPECT_EQ(manifest->functions[2].module, "static");
+  EXPECT_EQ(manifest->functions[3].module, "static");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -315,7 +320,7 @@ TEST(ManifestErrors, DuplicateKeys) {
 
 TEST(ManifestErrors, UnknownKeysPointAtTheKey) {
   std::string text = R"(
-cache = { l1_bytes = "64MiB" }
+cache = { l1 = "64MiB" }
 
 [server]
 listen = "0.0.0.0:8080"
@@ -328,14 +333,16 @@ url = "http://127.0.0.1:9000"
   text += "offload = true\n";
   EXPECT_EQ(errors_of(text),
             (Lines{
-                "edgefn.toml:2:1: cache: unknown key; expected one of: server, functions",
+                "edgefn.toml:2:11: cache.l1: unknown key; expected one of: l1_bytes, l2_bytes",
                 "edgefn.toml:6:3: server.max_body: unknown key; expected one of: listen, admin, "
                 "workers, max_connections, max_header_bytes, max_target_bytes, max_body_bytes, "
                 "header_timeout, idle_timeout, drain_timeout",
-                "edgefn.toml:8:2: upstreams: unknown key; expected one of: server, functions",
+                "edgefn.toml:8:2: upstreams: unknown key; expected one of: server, cache, "
+                "functions",
                 "edgefn.toml:14:1: functions.hello.offload: unknown key; expected one of: module, "
                 "routes, host, config, max_body_bytes, body_schema, query, headers, cors, "
-                "response_headers, rate_limit, timeout, max_concurrency, queue, queue_timeout",
+                "response_headers, rate_limit, cache, timeout, max_concurrency, queue, "
+                "queue_timeout",
             }));
 }
 
@@ -655,7 +662,7 @@ TEST(ManifestErrors, EveryErrorInOneRunInFileOrder) {
           file +
               ":18:1: functions.orders.route: unknown key; expected one of: module, routes, "
               "host, config, max_body_bytes, body_schema, query, headers, cors, response_headers, "
-              "rate_limit, timeout, max_concurrency, queue, queue_timeout",
+              "rate_limit, cache, timeout, max_concurrency, queue, queue_timeout",
           file + ":19:8: functions.orders.host: a host takes no port; the router ignores the "
                  "request's port",
           file +
@@ -1160,6 +1167,77 @@ timeout = 5
                 "holds requests over that limit",
                 "edgefn.toml:13:11: functions.b.timeout: expected a duration such as \"250ms\" or "
                 "\"30s\", got an integer",
+            }));
+}
+
+TEST(Manifest, CachePolicy) {
+  const Manifest manifest = parse_ok(R"(
+[cache]
+l1_bytes = "8MiB"
+l2_bytes = 67108864
+
+[functions.a]
+module = "echo"
+routes = ["GET /a"]
+cache = { ttl = "60s", stale_while_revalidate = "30s", stale_if_error = "5m", vary = ["Accept-Language", "x-tenant"] }
+
+[functions.b]
+module = "echo"
+routes = ["GET /b"]
+cache = { ttl = "1s", key = ["query:page", "query:sort"] }
+
+[functions.c]
+module = "echo"
+routes = ["GET /c"]
+cache = { ttl = "1s", key = [] }
+)");
+  EXPECT_EQ(manifest.cache.l1_bytes, 8u << 20);
+  EXPECT_EQ(manifest.cache.l2_bytes, 64u << 20);
+  ASSERT_EQ(manifest.functions.size(), 3u);
+  const CachePolicyDecl& a = *manifest.functions[0].cache;
+  EXPECT_EQ(a.ttl, std::chrono::seconds(60));
+  EXPECT_EQ(a.stale_while_revalidate, std::chrono::seconds(30));
+  EXPECT_EQ(a.stale_if_error, std::chrono::minutes(5));
+  EXPECT_EQ(a.vary, (std::vector<std::string>{"accept-language", "x-tenant"}));
+  EXPECT_TRUE(a.key_host);
+  EXPECT_TRUE(a.key_query);
+  const CachePolicyDecl& b = *manifest.functions[1].cache;
+  EXPECT_TRUE(b.key_host == false && b.key_query == false);
+  EXPECT_EQ(b.key_query_params, (std::vector<std::string>{"page", "sort"}));
+  const CachePolicyDecl& c = *manifest.functions[2].cache;
+  EXPECT_FALSE(c.key_host);
+  EXPECT_FALSE(c.key_query);
+  const Manifest defaults = parse_ok(kHello);
+  EXPECT_EQ(defaults.cache.l1_bytes, 64u << 20);
+  EXPECT_FALSE(defaults.functions[0].cache.has_value());
+}
+
+TEST(ManifestErrors, CachePolicyValues) {
+  const std::string text = R"(
+[cache]
+l1_bytes = "1KiB"
+
+[functions.a]
+module = "echo"
+routes = ["GET /a"]
+cache = { stale_if_error = "0s", vary = ["bad name", "x", "X"], key = ["query", "query:a", "path"], extra = 1 }
+)";
+  EXPECT_EQ(errors_of(text),
+            (Lines{
+                "edgefn.toml:3:12: cache.l1_bytes: must be between 64KiB and 1024GiB; got "
+                "\"1KiB\"",
+                "edgefn.toml:8:9: functions.a.cache: missing required key \"ttl\"",
+                "edgefn.toml:8:28: functions.a.cache.stale_if_error: must be more than 0 and at "
+                "most 1h; got \"0s\"",
+                "edgefn.toml:8:42: functions.a.cache.vary[0]: expected a header name; got \"bad "
+                "name\"",
+                "edgefn.toml:8:59: functions.a.cache.vary[2]: listed twice",
+                "edgefn.toml:8:71: functions.a.cache.key: \"query\" already keys on every "
+                "parameter; drop the \"query:<name>\" items",
+                "edgefn.toml:8:92: functions.a.cache.key[2]: expected \"host\", \"query\" or "
+                "\"query:<name>\" such as \"query:page\"; got \"path\"",
+                "edgefn.toml:8:101: functions.a.cache.extra: unknown key; expected one of: ttl, "
+                "stale_while_revalidate, stale_if_error, vary, key",
             }));
 }
 
