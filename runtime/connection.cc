@@ -18,6 +18,8 @@
 #include "router/path.h"
 #include "runtime/admin.h"
 #include "runtime/http_writer.h"
+#include "runtime/request_driver.h"
+#include "runtime/response_store.h"
 #include "runtime/worker.h"
 
 namespace edgefn::runtime {
@@ -37,43 +39,6 @@ constexpr std::size_t kRetainedBufferBytes = 64 * 1024;
 
 void trim(std::string& buffer) {
   if (buffer.capacity() > kRetainedBufferBytes && buffer.empty()) std::string().swap(buffer);
-}
-
-// Runs one function for one request and hands the outcome to the connection. Started eagerly,
-// destroyed on completion; its frame comes from the connection's request arena. A driver that
-// suspended can be destroyed from outside (through `handle`), which destroys the function's
-// coroutines with it: that is how a timeout or a departed client cancels a function.
-struct RequestDriver {
-  std::coroutine_handle<> handle;
-
-  struct promise_type {
-    static void* operator new(std::size_t size, Connection* connection, const api::Module*,
-                              api::Context*) {
-      return connection->arena()->allocate(size, alignof(std::max_align_t));
-    }
-    // Arena memory is released as a whole before the next request.
-    static void operator delete(void*, std::size_t) noexcept {}
-
-    RequestDriver get_return_object() noexcept {
-      return {std::coroutine_handle<promise_type>::from_promise(*this)};
-    }
-    std::suspend_never initial_suspend() noexcept { return {}; }
-    std::suspend_never final_suspend() noexcept { return {}; }
-    void return_void() noexcept {}
-    // drive() catches everything its body can throw.
-    void unhandled_exception() noexcept { std::terminate(); }
-  };
-};
-
-RequestDriver drive(Connection* connection, const api::Module* module, api::Context* context) {
-  try {
-    api::Response response = co_await module->handle(connection->request(), *context);
-    connection->handler_done(response);
-  } catch (const std::exception& error) {
-    connection->handler_failed(error.what());
-  } catch (...) {
-    connection->handler_failed("unknown exception");
-  }
 }
 
 }  // namespace
@@ -102,6 +67,7 @@ void Connection::open(int fd, bool admin) {
   phase_ = Phase::kReading;
   recv_armed_ = send_in_flight_ = shutdown_in_flight_ = recv_paused_ = false;
   peer_done_ = handling_ = resume_pending_ = head_done_ = start_pending_ = false;
+  retry_pending_ = following_ = leading_ = coalesced_ = false;
   head_request_ = false;
   http_minor_ = 1;
   drain_ = worker_.draining();
@@ -188,7 +154,9 @@ void Connection::on_peer_done() {
       // A client that stops sending while its request waits for a slot or its function is
       // suspended has given up on the answer (as nginx treats a proxied request): cancel and
       // free what the request holds.
-      if (waiting_for_ != nullptr || driver_ || start_pending_) close();
+      if (waiting_for_ != nullptr || following_ || driver_ || start_pending_ || retry_pending_) {
+        close();
+      }
       break;  // a function running to completion answers, then the connection closes
     case Phase::kClosing:
       break;  // the response goes out, then the connection closes
@@ -475,8 +443,9 @@ std::optional<std::string_view> query_value(std::string_view query, std::string_
   return std::nullopt;
 }
 
+// Rounded down: a response 0.1 s past its freshness has ttl=-1, never 0.
 std::int64_t whole_seconds(Clock::duration duration) {
-  return std::chrono::duration_cast<std::chrono::seconds>(duration).count();
+  return std::chrono::floor<std::chrono::seconds>(duration).count();
 }
 
 }  // namespace
@@ -526,40 +495,122 @@ bool Connection::answer_from_cache(const http::RequestHead& head, const Function
   cache_role_ = get ? CacheRole::kStore : CacheRole::kMiss;
 
   const auto now = Clock::now();
+  cache::CacheStatus hit;
+  hit.hit = true;
+  stale_.reset();
   if (const cache::L1Cache::Entry* entry = worker_.l1().find(cache_key_, now)) {
-    if (entry->tag() == cache_generation_ && entry->fresh(now)) {
-      if (respond_stored(head, entry->response(), entry->lifetime(), now, "l1")) return true;
+    if (entry->tag() == cache_generation_) {
+      if (entry->fresh(now)) {
+        hit.detail = "l1";
+        if (respond_stored(headers, entry->response(), entry->lifetime(), now, hit)) return true;
+      } else if (revalidating(entry->lifetime(), policy, now)) {
+        refresh_in_background(head);
+        hit.fwd = "stale";
+        hit.detail = "l1";
+        if (respond_stored(headers, entry->response(), entry->lifetime(), now, hit)) return true;
+      } else if (policy.stale_if_error.count() != 0) {
+        // Kept in case the function fails: L1's entry may be evicted while it runs.
+        stale_ = std::make_shared<const cache::L2Value>(cache::L2Value{
+            .key = std::string(entry->key()),
+            .blob = std::string(entry->response()),
+            .lifetime = entry->lifetime(),
+            .hash = entry->hash(),
+            .tag = entry->tag(),
+        });
+      }
     }
   }
-  if (const cache::L2Ref value = worker_.shared().l2.find(cache_key_, now)) {
-    if (value->tag == cache_generation_ && value->fresh(now)) {
-      worker_.l1().insert(cache_key_, value->blob, value->lifetime, value->tag);
-      if (respond_stored(head, value->blob, value->lifetime, now, "l2")) return true;
+  if (cache::L2Ref value = worker_.shared().l2.find(cache_key_, now)) {
+    if (value->tag == cache_generation_) {
+      if (value->fresh(now)) {
+        worker_.l1().insert(cache_key_, value->blob, value->lifetime, value->tag);
+        hit.detail = "l2";
+        if (respond_stored(headers, value->blob, value->lifetime, now, hit)) return true;
+      } else if (revalidating(value->lifetime, policy, now)) {
+        refresh_in_background(head);
+        hit.fwd = "stale";
+        hit.detail = "l2";
+        if (respond_stored(headers, value->blob, value->lifetime, now, hit)) return true;
+      } else if (policy.stale_if_error.count() != 0 && !stale_) {
+        stale_ = std::move(value);
+      }
     }
+  }
+  if (get && !coalesced_) {
+    // One function run per key on the node at a time: the others wait for it and look again.
+    if (!worker_.shared().flights.lead_or_follow(cache_key_, worker_.id())) {
+      phase_ = Phase::kHandling;  // input is stashed meanwhile, as while a function runs
+      following_ = true;
+      worker_.add_follower(*this);
+      return true;
+    }
+    leading_ = true;
   }
   return false;
 }
 
-bool Connection::respond_stored(const http::RequestHead& head, std::string_view blob,
+bool Connection::revalidating(const cache::Lifetime& lifetime, const CachePolicyDecl& policy,
+                              Clock::time_point now) {
+  return policy.stale_while_revalidate.count() != 0 && now < lifetime.stale_until &&
+         now < lifetime.fresh_until + policy.stale_while_revalidate;
+}
+
+void Connection::refresh_in_background(const http::RequestHead& head) {
+  // One refresh per key on the node: when a flight is under way (a refresh, or a miss after an
+  // invalidation), it will store the new answer.
+  if (!worker_.shared().flights.try_lead(cache_key_)) return;
+  Refresh::start(worker_, app_, match_.target, make_request(head), cache_key_, cache_generation_);
+}
+
+void Connection::follow_landed() {
+  following_ = false;
+  coalesced_ = true;  // looks once more; then runs the function itself if it must
+  retry_pending_ = true;
+  worker_.defer(*this);
+}
+
+void Connection::land_flight() {
+  if (!leading_) return;
+  leading_ = false;
+  SharedState& shared = worker_.shared();
+  shared.flights.land(cache_key_, [&shared](unsigned worker) {
+    if (worker < shared.workers.size()) shared.workers[worker]->wake();
+  });
+}
+
+bool Connection::serve_stale_on_error(int status) {
+  if (!stale_ || status < 500) return false;
+  const CachePolicyDecl& policy = *app().functions()[match_.target].cache;
+  const auto now = Clock::now();
+  const cache::Lifetime& lifetime = stale_->lifetime;
+  if (now >= lifetime.stale_until || now >= lifetime.fresh_until + policy.stale_if_error) {
+    return false;
+  }
+  // RFC 5861: the function failed, and a stale answer within stale-if-error beats the error.
+  cache::CacheStatus served;
+  served.fwd = "stale";
+  served.fwd_status = status;
+  served.detail = "stale-if-error";
+  const cache::L2Ref stale = std::move(stale_);
+  return respond_stored(request_.headers, stale->blob, lifetime, now, served);
+}
+
+bool Connection::respond_stored(const api::HeaderList& headers, std::string_view blob,
                                 const cache::Lifetime& lifetime, Clock::time_point now,
-                                std::string_view layer) {
+                                cache::CacheStatus status) {
   const std::optional<cache::StoredView> stored = cache::decode_stored(blob);
   if (!stored) return false;  // not a blob this build wrote: a miss
-  const api::HeaderList headers(head.headers);
   function_headers(headers);
   append_header(extra_headers_, "Age",
                 static_cast<std::uint64_t>(whole_seconds(
                     lifetime.stored_at < now ? now - lifetime.stored_at : Clock::duration{})));
-  cache::CacheStatus status;
-  status.hit = true;
   status.ttl_seconds = whole_seconds(lifetime.fresh_until - now);
-  status.detail = layer;
   cache::append_cache_status(extra_headers_, status);
   const bool unchanged =
       stored->status == 200 &&
       cache::not_modified(headers.get("if-none-match"), headers.get("if-modified-since"),
                           stored->header("etag"), stored->header("last-modified"));
-  const bool keep_alive = keep_alive_ && !drain_;
+  const bool keep_alive = keep_alive_ && !drain_ && !peer_done_;
   http::write_stored(out_pending_, unchanged ? 304 : stored->status, stored->header_lines,
                      stored->body, framing(keep_alive), extra_headers_);
   finish_request(keep_alive);
@@ -588,38 +639,15 @@ void Connection::cache_response(const api::Response& response) {
     case CacheRole::kStore:
       break;
   }
-  const CachePolicyDecl& policy = *app().functions()[match_.target].cache;
-  const cache::RoutePolicy route{.ttl = policy.ttl,
-                                 .stale_while_revalidate = policy.stale_while_revalidate,
-                                 .stale_if_error = policy.stale_if_error,
-                                 .vary = policy.vary};
-  const cache::ResponseFacts facts{
-      .status = response.status,
-      .cache_control = cache::parse_cache_control(response.header("cache-control")),
-      .vary = response.header("vary"),
-      .has_set_cookie = !response.header("set-cookie").empty(),
-      .request_authorized = false,  // such requests bypass the cache (answer_from_cache)
-  };
-  const auto now = Clock::now();
-  const cache::StorePlan plan = cache::plan_store(route, facts, now);
-  if (plan.verdict != cache::StoreVerdict::kStore) {
-    status.detail = cache::describe(plan.verdict);
-    cache::append_cache_status(extra_headers_, status);
-    return;
+  const StoreOutcome outcome = store_response(worker_, *app().functions()[match_.target].cache,
+                                              cache_key_, cache_generation_, response);
+  if (outcome.verdict != cache::StoreVerdict::kStore) {
+    status.detail = cache::describe(outcome.verdict);
+  } else if (outcome.stored) {
+    status.stored = true;
+  } else {
+    status.detail = "too-large";
   }
-  std::string& lines = worker_.cache_lines_scratch();
-  lines.clear();
-  http::append_storable_fields(lines, response);
-  std::string& blob = worker_.cache_blob_scratch();
-  cache::encode_stored(
-      blob, response.status, lines, response.body,
-      cache::to_stored_times(plan.lifetime, now, std::chrono::system_clock::now()));
-  const bool stored =
-      !blob.empty() &&
-      (worker_.l1().insert(cache_key_, blob, plan.lifetime, cache_generation_) |
-       worker_.shared().l2.insert(cache_key_, blob, plan.lifetime, cache_generation_));
-  status.stored = stored;
-  if (!stored) status.detail = "too-large";
   cache::append_cache_status(extra_headers_, status);
 }
 
@@ -630,10 +658,8 @@ void Connection::grant() {
   worker_.defer(*this);
 }
 
-void Connection::start_function() {
-  const http::RequestHead head = parser_->head({in_.data(), in_.size()});
-  const Function& function = app().functions()[match_.target];
-  request_ = api::Request{
+api::Request Connection::make_request(const http::RequestHead& head) {
+  return api::Request{
       .method = head.method,
       .target = head.target,
       .path = path_,
@@ -645,6 +671,11 @@ void Connection::start_function() {
       .params = api::ParamList(std::span<const api::Param>(params_.data(), match_.param_count)),
       .body = parser_->body(),
   };
+}
+
+void Connection::start_function() {
+  const Function& function = app().functions()[match_.target];
+  request_ = make_request(parser_->head({in_.data(), in_.size()}));
   arena_.release();
   logger_.emplace(worker_.log(), function.name);
   auto deadline = api::Context::Clock::time_point::max();
@@ -668,6 +699,7 @@ void Connection::end_function() {
 
 void Connection::handler_done(const api::Response& response) {
   end_function();
+  if (serve_stale_on_error(response.status)) return;
   const bool keep_alive = keep_alive_ && !drain_ && !peer_done_;
   function_headers(request_.headers);
   cache_response(response);
@@ -682,6 +714,7 @@ void Connection::handler_failed(std::string_view what) {
     line.field("function", app().functions()[match_.target].name).field("error", what);
     worker_.log().append(line.text());
   }
+  if (serve_stale_on_error(500)) return;
   respond_error(500, "the function failed", keep_alive_ && !peer_done_,
                 function_headers(request_.headers));
 }
@@ -707,6 +740,7 @@ void Connection::on_function_timeout() {
                std::chrono::duration_cast<std::chrono::milliseconds>(function.timeout).count());
     worker_.log().append(line.text());
   }
+  if (serve_stale_on_error(504)) return;
   // The request was read whole: the connection stays usable for the next one.
   respond_error(504, "the function did not answer in time", keep_alive_ && !peer_done_,
                 function_headers(request_.headers));
@@ -751,6 +785,10 @@ http::ResponseFraming Connection::framing(bool keep_alive) const {
 
 void Connection::finish_request(bool keep_alive) {
   ++requests_;
+  // After the response was stored (cache_response runs before it is written): followers find it.
+  land_flight();
+  stale_.reset();
+  coalesced_ = false;
   TimerList::disarm(timer_);  // the idle (or header) time starts afresh after each response
   context_.reset();
   logger_.reset();
@@ -788,6 +826,11 @@ void Connection::finish_request(bool keep_alive) {
 }
 
 void Connection::resume() {
+  if (retry_pending_) {
+    retry_pending_ = false;
+    if (phase_ == Phase::kHandling) run_function(parser_->head({in_.data(), in_.size()}));
+    return;
+  }
   if (start_pending_) {
     start_pending_ = false;
     if (phase_ == Phase::kHandling) start_function();
@@ -925,9 +968,15 @@ void Connection::close() {
   // Nobody is left to answer: a waiting request leaves its queue, a suspended function is
   // cancelled, and a granted slot goes back.
   if (waiting_for_ != nullptr) stop_waiting();
+  if (following_) {
+    worker_.remove_follower(*this);
+    following_ = false;
+  }
   if (driver_) std::exchange(driver_, {}).destroy();
   if (handling_ || holding_ != nullptr) end_function();
-  start_pending_ = false;
+  land_flight();  // its followers look again, and run the function themselves
+  stale_.reset();
+  start_pending_ = retry_pending_ = false;
   context_.reset();
   logger_.reset();
   if (recv_armed_ || send_in_flight_ || shutdown_in_flight_) {

@@ -21,6 +21,8 @@
 
 #include "cache/key.h"
 #include "cache/l1.h"
+#include "cache/l2.h"
+#include "cache/policy.h"
 #include "functions/api/module.h"
 #include "router/concurrency_limit.h"
 #include "router/route_table.h"
@@ -81,6 +83,12 @@ class Connection {
   // The request now holds a slot of the limit it waited for; its function starts from the loop.
   void grant();
 
+  // Coalesced cache misses: the key this request follows a flight for, and the worker's call
+  // once that flight has landed (the request then looks the key up again, from the loop).
+  bool following() const { return following_; }
+  const cache::CacheKey& cache_key() const { return cache_key_; }
+  void follow_landed();
+
  private:
   enum class Phase : std::uint8_t {
     kReading,    // parsing requests
@@ -107,14 +115,24 @@ class Connection {
   // concurrency limit (answering 503 when the queue is full).
   void run_function(const http::RequestHead& head);
   void start_function();
+  api::Request make_request(const http::RequestHead& head);
+  // Within the policy's stale_while_revalidate window: serve, and refresh in the background.
+  static bool revalidating(const cache::Lifetime& lifetime, const CachePolicyDecl& policy,
+                           cache::TimePoint now);
+  void refresh_in_background(const http::RequestHead& head);
   // For a function with a cache policy: answers a GET or HEAD from L1 or L2 (true), else keys
   // the request so handler_done can store the response (false).
   bool answer_from_cache(const http::RequestHead& head, const Function& function);
-  // Answers with a stored blob (304 when the client's copy is current); false when the blob
-  // does not decode (then nothing was written).
-  bool respond_stored(const http::RequestHead& head, std::string_view blob,
+  // Answers with a stored blob (304 when the client's copy is current), with Age and `status`
+  // as Cache-Status (its ttl filled in); false when the blob does not decode (nothing written).
+  bool respond_stored(const api::HeaderList& headers, std::string_view blob,
                       const cache::Lifetime& lifetime, cache::TimePoint now,
-                      std::string_view layer);
+                      cache::CacheStatus status);
+  // The function failed with `status` (>= 500: its answer, a 500 or a 504): answers with the
+  // stale response kept by answer_from_cache when stale_if_error allows, and returns true.
+  bool serve_stale_on_error(int status);
+  // Ends this request's coalescing flight, if it leads one: the followers' workers are woken.
+  void land_flight();
   // Stores the function's response when its policy allows, and appends Cache-Status to
   // extra_headers_; or, after an unsafe method, invalidates the URI in every layer.
   void cache_response(const api::Response& response);
@@ -208,6 +226,11 @@ class Connection {
   cache::CacheKey cache_key_;
   std::size_t cache_uri_slot_ = 0;
   std::uint64_t cache_generation_ = 0;  // of the URI when the request started
+  bool leading_ = false;                // leads the flight for cache_key_: must land it
+  bool following_ = false;              // waits for another request's flight for cache_key_
+  bool coalesced_ = false;              // followed once already: no second wait
+  bool retry_pending_ = false;          // the flight it followed landed: route again from the loop
+  cache::L2Ref stale_;                  // a stale stored answer, for stale-if-error
 
   // The suspended driver of the running function, destroyed to cancel it (timeout, close).
   std::coroutine_handle<> driver_;
@@ -223,10 +246,13 @@ class Connection {
   RequestAlarm alarm_{*this};
   router::ConcurrencyLimit* waiting_for_ = nullptr;  // queued for a slot of this limit
   router::ConcurrencyLimit* holding_ = nullptr;      // holds a slot of this limit
-  // Links of the worker's list of waiting connections.
-  friend class Worker;
-  Connection* wait_prev_ = nullptr;
-  Connection* wait_next_ = nullptr;
+  // Links of the worker's list this connection waits in (see ConnectionList).
+  friend class ConnectionList;
+  struct WaitHook {
+    Connection* prev = nullptr;
+    Connection* next = nullptr;
+  };
+  WaitHook wait_hook_;
 
   // What a running function sees; stable until handler_done/handler_failed.
   api::Request request_;

@@ -126,6 +126,9 @@ Worker::Exit Worker::run() {
     for (std::size_t i = 0; i < deferred_.size(); ++i)
       deferred_[i]->resume();
     deferred_.clear();
+    if (!refreshes_.empty()) {
+      std::erase_if(refreshes_, [](const std::unique_ptr<Refresh>& r) { return r->finished(); });
+    }
     flush_log();
     arm_deadline();
   }
@@ -181,6 +184,7 @@ void Worker::dispatch(io_uring_cqe* cqe) {
       if (shared_.draining.load() && !draining_) begin_drain();
       refresh_app();
       grant_waiters();
+      release_followers();
       break;
     case Op::kDeadline:
       if (index == deadline_sequence_) armed_deadline_ = Clock::time_point::max();
@@ -327,23 +331,9 @@ void Worker::arm_deadline() {
   io_uring_sqe_set_data64(sqe, make_tag(Op::kDeadline, ++deadline_sequence_));
 }
 
-void Worker::add_waiter(Connection& connection) {
-  connection.wait_prev_ = waiters_tail_;
-  connection.wait_next_ = nullptr;
-  (waiters_tail_ ? waiters_tail_->wait_next_ : waiters_head_) = &connection;
-  waiters_tail_ = &connection;
-}
-
-void Worker::remove_waiter(Connection& connection) {
-  (connection.wait_prev_ ? connection.wait_prev_->wait_next_ : waiters_head_) =
-      connection.wait_next_;
-  (connection.wait_next_ ? connection.wait_next_->wait_prev_ : waiters_tail_) =
-      connection.wait_prev_;
-  connection.wait_prev_ = connection.wait_next_ = nullptr;
-}
-
 bool Worker::hand_over(router::ConcurrencyLimit& limit) {
-  for (Connection* waiter = waiters_head_; waiter != nullptr; waiter = waiter->wait_next_) {
+  for (Connection* waiter = waiters_.front(); waiter != nullptr;
+       waiter = ConnectionList::next(*waiter)) {
     if (waiter->waiting_for() != &limit) continue;
     remove_waiter(*waiter);
     limit.leave_queue(id_);
@@ -360,10 +350,22 @@ void Worker::release_slot(router::ConcurrencyLimit& limit) {
   }
 }
 
+void Worker::release_followers() {
+  Connection* follower = followers_.front();
+  while (follower != nullptr) {
+    Connection* next = ConnectionList::next(*follower);
+    if (!shared_.flights.in_flight(follower->cache_key())) {
+      followers_.remove(*follower);
+      follower->follow_landed();
+    }
+    follower = next;
+  }
+}
+
 void Worker::grant_waiters() {
-  Connection* waiter = waiters_head_;
+  Connection* waiter = waiters_.front();
   while (waiter != nullptr) {
-    Connection* next = waiter->wait_next_;
+    Connection* next = ConnectionList::next(*waiter);
     router::ConcurrencyLimit* limit = waiter->waiting_for();
     if (limit->try_acquire()) {
       remove_waiter(*waiter);

@@ -15,14 +15,17 @@
 #include <string>
 #include <vector>
 
+#include "cache/flights.h"
 #include "cache/invalidation.h"
 #include "cache/l1.h"
 #include "cache/l2.h"
 #include "runtime/alarm_queue.h"
 #include "runtime/app.h"
 #include "runtime/connection.h"
+#include "runtime/connection_list.h"
 #include "runtime/http_writer.h"
 #include "runtime/log.h"
+#include "runtime/refresh.h"
 #include "runtime/timer_list.h"
 #include "runtime/uring.h"
 
@@ -48,6 +51,7 @@ class SharedState {
   // URI. Both outlive reloads: keys are scoped by function name.
   cache::L2Cache l2;
   cache::Invalidations invalidations;
+  cache::FlightTable flights;  // misses being answered now: one function run per key
 
   // The App new requests are served with. A reload publishes a new one (any thread) and wakes
   // every worker; a worker takes it when it sees the generation move, and requests already
@@ -115,6 +119,8 @@ class Worker {
   void release(Connection& connection);
   // Calls connection.resume() from the loop once the current completions are handled.
   void defer(Connection& connection) { deferred_.push_back(&connection); }
+  // Takes a started background refresh; destroyed from the loop once finished.
+  void adopt(std::unique_ptr<Refresh> refresh) { refreshes_.push_back(std::move(refresh)); }
   // Function timeouts, queue waits and sleeping functions: fired by the loop when due, which
   // arms one ring timeout for the earliest (so they are precise, not rounded to the tick).
   AlarmQueue& alarms() { return alarms_; }
@@ -122,8 +128,10 @@ class Worker {
   // Requests waiting for a slot of a function's concurrency limit (see
   // router/concurrency_limit.h): `connection` waits, in arrival order, until a slot is handed to
   // it (Connection::grant) or it leaves (timeout, closed socket).
-  void add_waiter(Connection& connection);
-  void remove_waiter(Connection& connection);
+  void add_waiter(Connection& connection) { waiters_.push_back(connection); }
+  void add_follower(Connection& connection) { followers_.push_back(connection); }
+  void remove_follower(Connection& connection) { followers_.remove(connection); }
+  void remove_waiter(Connection& connection) { waiters_.remove(connection); }
   // A slot of `limit` is free on this worker: the oldest local waiter for it gets it; false when
   // there is none (the slot stays taken either way only if true).
   bool hand_over(router::ConcurrencyLimit& limit);
@@ -140,6 +148,8 @@ class Worker {
   void arm_wake();
   // Tries to get slots for the waiting requests (another worker freed one).
   void grant_waiters();
+  // Lets the followers whose flight has landed look their key up again.
+  void release_followers();
   void fire_alarms();
   void arm_deadline();
   void begin_drain();
@@ -177,13 +187,14 @@ class Worker {
   std::string cache_lines_;
   std::string cache_blob_;
   std::vector<std::unique_ptr<Connection>> slots_;
+  std::vector<std::unique_ptr<Refresh>> refreshes_;  // after alarms_: they cancel theirs
   std::vector<std::uint32_t> free_slots_;
   std::uint32_t public_connections_ = 0;
   bool draining_ = false;
   bool accept_retry_ = false;  // accept failed (EMFILE...): re-arm on the next tick
   std::vector<Connection*> deferred_;
-  Connection* waiters_head_ = nullptr;
-  Connection* waiters_tail_ = nullptr;
+  ConnectionList waiters_;        // for a concurrency slot
+  ConnectionList followers_;      // of a coalesced cache miss
   __kernel_timespec deadline_{};  // read by the kernel when the ring timeout is submitted
   std::chrono::steady_clock::time_point armed_deadline_ =
       std::chrono::steady_clock::time_point::max();

@@ -2,6 +2,7 @@
 // from L1 (same worker) or L2 (the other worker) without running the function; HEAD, Vary, key
 // parts, invalidation by unsafe methods, conditional requests, expiry, and what is never stored.
 #include <thread>
+#include <vector>
 
 #include "tests/integration/fixture.h"
 
@@ -190,6 +191,61 @@ TEST_F(CacheTest, EntriesExpireAfterTheirTtlAndAgeCounts) {
   const HttpResponse aged = get(client, "/page/age", "2");
   EXPECT_TRUE(answered(aged, "1"));
   EXPECT_GE(std::stoi(aged.header("age").value_or("0")), 1);
+}
+
+TEST_F(CacheTest, ConcurrentMissesForOneKeyRunTheFunctionOnce) {
+  // 40 connections (over both workers) ask for one slow key at once: one request runs the
+  // function; every other waits for it and is answered with what it stored.
+  constexpr int kClients = 40;
+  std::vector<Client> clients(kClients);
+  for (int i = 0; i < kClients; ++i) {
+    ASSERT_TRUE(clients[i].connect(port()));
+    ASSERT_TRUE(clients[i].send(get_request("/slow", "X-Req: c" + std::to_string(i) + "\r\n")));
+  }
+  int stored = 0;
+  int hits = 0;
+  std::string leader_body;
+  for (Client& client : clients) {
+    HttpResponse response;
+    ASSERT_TRUE(client.read_response(response, Millis(5000)));
+    EXPECT_EQ(response.status, 200);
+    const std::string status = response.header("cache-status").value_or("");
+    if (status == "edgefn; fwd=miss; fwd-status=200; stored") {
+      ++stored;
+      leader_body = response.body;
+    } else {
+      EXPECT_TRUE(status.starts_with("edgefn; hit;")) << status;
+      ++hits;
+    }
+  }
+  EXPECT_EQ(stored, 1);
+  EXPECT_EQ(hits, kClients - 1);
+  // Every answer is the leader's: the function ran once.
+  ASSERT_FALSE(leader_body.empty());
+  for (Client& client : clients) {
+    HttpResponse again;
+    ASSERT_TRUE(client.send(get_request("/slow", "X-Req: later\r\n")));
+    ASSERT_TRUE(client.read_response(again));
+    EXPECT_EQ(again.body, leader_body);
+  }
+}
+
+TEST_F(CacheTest, StaleWhileRevalidateServesAtOnceAndRefreshesInTheBackground) {
+  Client client;
+  ASSERT_TRUE(client.connect(port()));
+  ASSERT_TRUE(answered(get(client, "/swr", "first"), "first"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));  // stale, within 30s of it
+  const HttpResponse stale = get(client, "/swr", "second");
+  EXPECT_TRUE(answered(stale, "first")) << stale.body;  // no wait for the function
+  const std::string status = stale.header("cache-status").value_or("");
+  EXPECT_TRUE(status.starts_with("edgefn; hit; fwd=stale; ttl=-")) << status;
+  EXPECT_TRUE(status.ends_with("; detail=l1")) << status;
+  // The refresh ran the function for the second request and stored its answer: the next
+  // request is a fresh hit with it.
+  const HttpResponse refreshed = get(client, "/swr", "third");
+  EXPECT_TRUE(answered(refreshed, "second")) << refreshed.body;
+  EXPECT_TRUE(refreshed.header("cache-status").value_or("").starts_with("edgefn; hit; ttl=0"))
+      << refreshed.header("cache-status").value_or("");
 }
 
 }  // namespace

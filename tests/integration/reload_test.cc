@@ -249,5 +249,36 @@ config = { delay_ms = 20 }
             << failed.load() << " failed\n";
 }
 
+TEST_F(ReloadTest, AFailingNewVersionIsCoveredByStaleIfError) {
+  // The same function, redeployed broken: while its stored answer is within stale_if_error,
+  // clients get that answer instead of the 500.
+  const auto flaky = [](std::string_view config) {
+    return std::string(kServer) +
+           "\n[functions.flaky]\nmodule = \"static\"\nroutes = [\"GET /flaky\"]\nconfig = " +
+           std::string(config) + "\ncache = { ttl = \"1s\", stale_if_error = \"60s\" }\n";
+  };
+  write("edgefn.toml", flaky(R"({ body = "good" })"));
+  ASSERT_TRUE(server_.start(path("edgefn.toml"), {"--workers", "1"}));
+  Client client;
+  ASSERT_TRUE(client.connect(server_.port()));
+  HttpResponse response;
+  ASSERT_TRUE(client.send(get_request("/flaky")));
+  ASSERT_TRUE(client.read_response(response));
+  ASSERT_EQ(response.body, "good");
+
+  write("edgefn.toml", flaky(R"({ status = 500, body = "broken" })"));
+  ASSERT_TRUE(server_.send_signal(SIGHUP));
+  ASSERT_TRUE(wait_for_log(R"("msg":"reloaded")", 1));
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));  // the stored answer is stale
+  ASSERT_TRUE(client.send(get_request("/flaky")));
+  ASSERT_TRUE(client.read_response(response));
+  EXPECT_EQ(response.status, 200);
+  EXPECT_EQ(response.body, "good");
+  const std::string status = response.header("cache-status").value_or("");
+  EXPECT_TRUE(status.starts_with("edgefn; fwd=stale; fwd-status=500; ttl=-")) << status;
+  EXPECT_TRUE(status.ends_with("; detail=stale-if-error")) << status;
+  EXPECT_GE(std::stoi(response.header("age").value_or("0")), 1);
+}
+
 }  // namespace
 }  // namespace edgefn::integration
