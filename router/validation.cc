@@ -1,29 +1,7 @@
 // Request validation: JSON Schema via valijson over rapidjson, query and header rules via
 // std::regex.
 
-// valijson reports an invalid schema by throwing only when VALIJSON_USE_EXCEPTIONS is set;
-// otherwise it prints and aborts, which would turn a manifest mistake into a crash. Its
-// adapter-independent headers are read with it set. Its rapidjson adapter, when it sees the
-// macro, defines RAPIDJSON_ASSERT as a function taking __FILE__ as a std::string: a malloc and a
-// strlen on every rapidjson access, most of the validation time in validation_bench. So the macro
-// is withdrawn before the adapter, and RAPIDJSON_ASSERT defined here throws the same way (the
-// adapter relies on it for mistyped access) at the cost of a branch. No other file of the
-// router, the runtime or the modules includes rapidjson, so every instantiation in a binary sees
-// this definition.
-#define VALIJSON_USE_EXCEPTIONS 1
-#include <valijson/exceptions.hpp>
-#include <valijson/schema.hpp>
-#include <valijson/schema_parser.hpp>
-#include <valijson/validation_results.hpp>
-#include <valijson/validation_visitor.hpp>
-#undef VALIJSON_USE_EXCEPTIONS
-
-#include <stdexcept>
-#define RAPIDJSON_ASSERT(x) \
-  ((x) ? static_cast<void>(0) : throw std::logic_error("rapidjson assertion failed: " #x))
-#include <rapidjson/document.h>
-#include <rapidjson/error/en.h>
-#include <valijson/adapters/rapidjson_adapter.hpp>
+#include "router/validation.h"
 
 #include <algorithm>
 #include <array>
@@ -34,26 +12,23 @@
 #include <unordered_map>
 
 #include "functions/api/json.h"
-#include "router/validation.h"
+#include "router/detail/json_schema.h"
+#include "router/detail/schema_check.h"
 
 namespace edgefn::router {
 
 struct BodySchema::Impl {
   valijson::Schema schema;
   bool uses_regex = false;  // `pattern` or `patternProperties`: see kMaxRegexInput
-  // `anyOf` or `oneOf`: collecting results costs more than a plain check even for a valid body
-  // (see validate_body).
-  bool has_alternatives = false;
 };
 
 namespace {
 
-using Pool = rapidjson::MemoryPoolAllocator<rapidjson::CrtAllocator>;
-// Values and the parser's stack both come from pools: rapidjson frees and re-allocates its parse
-// stack around every Parse with the default stack allocator, a malloc per request.
-using Document = rapidjson::GenericDocument<rapidjson::UTF8<>, Pool, Pool>;
-using Adapter = valijson::adapters::RapidJsonAdapter;
-using Visitor = valijson::ValidationVisitor<Adapter>;
+using detail::Adapter;
+using detail::CheckVisitor;
+using detail::Document;
+using detail::Pool;
+using detail::Visitor;
 
 // Invalid UTF-8 is invalid JSON (RFC 8259 8.1), and a schema's string checks count code points.
 // The iterative parser does not recurse on the text's nesting: schema files are parsed with it,
@@ -359,9 +334,9 @@ struct ValidationScratch::Impl {
   Pool values;
   Pool stack;
   Document document;
-  // valijson's compiled `pattern` regexes by pattern text, filled as it meets them: each is
+  // Includes the compiled `pattern` regexes by pattern text, filled as they are met: each is
   // compiled once per thread, for every schema this thread validates against.
-  std::unordered_map<std::string, std::regex> regexes;
+  detail::CheckState check;
   // Kept empty between calls: a new one allocates its deque.
   valijson::ValidationResults results;
   std::string name;   // decoded query parameter name
@@ -391,7 +366,6 @@ std::unique_ptr<const BodySchema> BodySchema::compile(std::string_view text, std
     parser.populateSchema(adapter, impl->schema);
     const rapidjson::Value& root = document;
     impl->uses_regex = has_member_named(root, {"pattern", "patternProperties"});
-    impl->has_alternatives = has_member_named(root, {"anyOf", "oneOf"});
   } catch (const std::exception& failure) {
     error = "not a valid JSON Schema (draft 7): ";
     error += failure.what();
@@ -542,24 +516,12 @@ bool validate_body(const BodySchema& schema, std::string_view body, ValidationSc
   }
   valijson::ValidationResults& results = state.results;
   try {
-    const Adapter target(root);
-    // valijson's Validator would start every context path with "<root>", one more string to
+    if (CheckVisitor(root, state.check).check(compiled.schema)) return true;
+    // valijson's visitor names the failure: it collects results, copying its context path at
+    // every value. valijson's Validator would start that path with "<root>", one more string to
     // copy twice for each value visited; the visitor itself takes an empty path.
-    //
-    // Collecting results costs the same as a plain check for a valid body (the visitor copies
-    // its context path either way) unless the schema has anyOf or oneOf, whose failing branches
-    // then record errors. So without them one pass both decides and names the first failure
-    // (half the time of two passes for validation_bench's failing body); with them a plain pass,
-    // which stops at the first failure, decides, and only a failure is validated again.
-    Visitor visitor(target, {}, true, &results, state.regexes);
-    if (compiled.has_alternatives) {
-      Visitor check(target, {}, true, nullptr, state.regexes);
-      if (check.validateSchema(compiled.schema)) return true;
-      visitor.validateSchema(compiled.schema);
-    } else if (visitor.validateSchema(compiled.schema)) {
-      if (results.numErrors() != 0) results = valijson::ValidationResults();
-      return true;
-    }
+    Visitor visitor(Adapter(root), {}, true, &results, state.check.regexes);
+    visitor.validateSchema(compiled.schema);
     if (results.numErrors() == 0) {
       rejection.message.assign("the body does not match the schema");
       return false;

@@ -111,14 +111,12 @@ bool validate_headers(std::span<const ParamRule> rules, const api::HeaderList& h
 //
 // Allocation: the document is parsed into the scratch's pools, whose fixed buffers cover a body
 // of several KiB without touching the heap (larger bodies take chunks that are freed before the
-// next call). valijson itself allocates, about 22 times per object it visits (validation_bench:
-// 382 for a 952-byte order): copies of its context path of std::strings for every visited
-// value, a std::set of matched property names per object, a std::match_results per `pattern`
-// check; a `pattern` regex is compiled on this thread's first use of it. `format` is an
-// annotation, never asserted: compile() removes it, because valijson 1.0 compiles a std::regex
-// for every string it checks against one (about 0.5 ms each). A schema
-// without anyOf/oneOf is validated once, failing or not; with them, a failure is validated a
-// second time, collecting results, to name its location.
+// next call). The decision (detail::CheckVisitor) reads the values in place and allocates only
+// inside std::regex, a few times per `pattern` checked; a pattern is compiled on this thread's
+// first use of it. A failing body is validated a second time by valijson's own visitor, which
+// collects results to name the failure and allocates about 22 times per object it visits.
+// `format` is an annotation, never asserted: compile() removes it, because valijson 1.0
+// compiles a std::regex for every string it checks against one (about 0.5 ms each).
 bool validate_body(const BodySchema& schema, std::string_view body, ValidationScratch& scratch,
                    Rejection& rejection);
 
