@@ -12,6 +12,7 @@
 //   cache/policy.h      RFC 9111/5861/9211 semantics: Cache-Control, what to store and for how
 //                       long, conditional requests, Cache-Status.
 //   cache/invalidation.h  per-URI generations that invalidate every layer at once.
+//   cache/redis_pipe.h    RedisPipe: one Redis connection's pipelined protocol state, no I/O.
 //
 // The request path (DESIGN.md): L1 per worker, then L2 node-wide, then Redis; a hit's bytes go
 // to the socket as they are. Everything here is single-threaded unless a header says otherwise,

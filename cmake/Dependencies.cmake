@@ -19,6 +19,14 @@ add_library(uring STATIC IMPORTED GLOBAL)
 set_target_properties(uring PROPERTIES IMPORTED_LOCATION ${LIBURING_ARCHIVE}
                                        INTERFACE_INCLUDE_DIRECTORIES ${LIBURING_INCLUDE_DIR})
 
+# hiredis: only its RESP formatter and reply reader (cache/redis_pipe.cc); the connection is
+# ours, on io_uring. The static archive, as for liburing.
+find_library(HIREDIS_ARCHIVE NAMES libhiredis.a REQUIRED)
+find_path(HIREDIS_INCLUDE_DIR hiredis/hiredis.h REQUIRED)
+add_library(hiredis STATIC IMPORTED GLOBAL)
+set_target_properties(hiredis PROPERTIES IMPORTED_LOCATION ${HIREDIS_ARCHIVE}
+                                         INTERFACE_INCLUDE_DIRECTORIES ${HIREDIS_INCLUDE_DIR})
+
 # toml++: header-only mode (its pkg-config would force the shared library), no exceptions.
 find_path(TOMLPP_INCLUDE_DIR toml++/toml.h REQUIRED)
 add_library(tomlplusplus INTERFACE)

@@ -68,6 +68,7 @@ void Connection::open(int fd, bool admin) {
   recv_armed_ = send_in_flight_ = shutdown_in_flight_ = recv_paused_ = false;
   peer_done_ = handling_ = resume_pending_ = head_done_ = start_pending_ = false;
   retry_pending_ = following_ = leading_ = coalesced_ = false;
+  redis_pending_ = redis_answered_ = false;
   head_request_ = false;
   http_minor_ = 1;
   drain_ = worker_.draining();
@@ -154,7 +155,8 @@ void Connection::on_peer_done() {
       // A client that stops sending while its request waits for a slot or its function is
       // suspended has given up on the answer (as nginx treats a proxied request): cancel and
       // free what the request holds.
-      if (waiting_for_ != nullptr || following_ || driver_ || start_pending_ || retry_pending_) {
+      if (waiting_for_ != nullptr || following_ || driver_ || start_pending_ || retry_pending_ ||
+          redis_pending_ || redis_answered_) {
         close();
       }
       break;  // a function running to completion answers, then the connection closes
@@ -397,6 +399,11 @@ void Connection::run_function(const http::RequestHead& head) {
   const Function& function = app().functions()[match_.target];
   cache_role_ = CacheRole::kNone;
   if (function.cache && answer_from_cache(head, function)) return;
+  run_uncached(head);
+}
+
+void Connection::run_uncached(const http::RequestHead& head) {
+  const Function& function = app().functions()[match_.target];
   phase_ = Phase::kHandling;
   router::ConcurrencyLimit* limit = function.concurrency.get();
   if (limit == nullptr) {
@@ -546,7 +553,94 @@ bool Connection::answer_from_cache(const http::RequestHead& head, const Function
     }
     leading_ = true;
   }
+  return !coalesced_ && ask_redis();
+}
+
+bool Connection::ask_redis() {
+  RedisClient* redis = worker_.redis();
+  if (redis == nullptr) return false;
+  std::string& key = worker_.redis_key_scratch();
+  const std::optional<std::string_view> field = RedisClient::locate(cache_key_.bytes(), key);
+  if (!field) return false;
+  ++redis_serial_;
+  if (!redis->lookup(Worker::redis_token(slot_, redis_serial_), key, *field)) return false;
+  phase_ = Phase::kHandling;  // input is stashed meanwhile, as while a function runs
+  redis_pending_ = true;
+  return true;
+}
+
+void Connection::redis_answered(std::uint32_t serial, std::optional<std::string_view> value) {
+  if (!redis_pending_ || serial != redis_serial_) return;  // the request is gone
+  redis_pending_ = false;
+  redis_hit_ = value.has_value();
+  if (redis_hit_) redis_value_.assign(*value);
+  redis_answered_ = true;
+  worker_.defer(*this);
+}
+
+void Connection::on_redis_answer() {
+  redis_answered_ = false;
+  if (phase_ != Phase::kHandling) return;
+  const http::RequestHead head = parser_->head({in_.data(), in_.size()});
+  if (redis_hit_ && answer_from_redis(head)) return;
+  run_uncached(head);
+}
+
+bool Connection::answer_from_redis(const http::RequestHead& head) {
+  const std::optional<cache::StoredView> stored = cache::decode_stored(redis_value_);
+  if (!stored) return false;  // not a blob this build wrote: a miss
+  const auto now = Clock::now();
+  const cache::Lifetime lifetime =
+      cache::to_lifetime(stored->times, now, std::chrono::system_clock::now());
+  // An unsafe method invalidated the URI while Redis answered: what it holds is outdated too.
+  if (now >= lifetime.stale_until ||
+      worker_.shared().invalidations.generation(cache_uri_slot_) != cache_generation_) {
+    return false;
+  }
+  const CachePolicyDecl& policy = *app().functions()[match_.target].cache;
+  const api::HeaderList headers(head.headers);
+  cache::CacheStatus hit;
+  hit.hit = true;
+  hit.detail = "redis";
+  if (lifetime.fresh_until > now) {
+    worker_.shared().l2.insert(cache_key_, redis_value_, lifetime, cache_generation_);
+    worker_.l1().insert(cache_key_, redis_value_, lifetime, cache_generation_);
+    land_flight();  // the followers find it in L2
+    return respond_stored(headers, redis_value_, lifetime, now, hit);
+  }
+  if (revalidating(lifetime, policy, now)) {
+    land_flight();  // the refresh leads the next flight for the key
+    refresh_in_background(head);
+    hit.fwd = "stale";
+    return respond_stored(headers, redis_value_, lifetime, now, hit);
+  }
+  if (policy.stale_if_error.count() != 0 && !stale_) {
+    stale_ = std::make_shared<const cache::L2Value>(cache::L2Value{
+        .key = std::string(cache_key_.bytes()),
+        .blob = redis_value_,
+        .lifetime = lifetime,
+        .hash = cache_key_.hash(),
+        .tag = cache_generation_,
+    });
+  }
   return false;
+}
+
+void Connection::invalidate_redis(const Function& function) {
+  RedisClient* redis = worker_.redis();
+  if (redis == nullptr) return;
+  const CachePolicyDecl& policy = *function.cache;
+  const cache::CacheKey uri =
+      cache::build_key(cache::KeyParts{.method = "GET",
+                                       .host = policy.key_host ? std::string_view(request_.host)
+                                                               : std::string_view{},
+                                       .path = path_,
+                                       .query = {},
+                                       .headers = {},
+                                       .scope = function.name},
+                       cache_key_bytes_);
+  std::string& key = worker_.redis_key_scratch();
+  if (RedisClient::locate(uri.bytes(), key)) redis->remove(key);
 }
 
 bool Connection::revalidating(const cache::Lifetime& lifetime, const CachePolicyDecl& policy,
@@ -627,7 +721,10 @@ void Connection::cache_response(const api::Response& response) {
     case CacheRole::kInvalidate:
       // RFC 9111 4.4: a non-error answer to an unsafe method makes the URI's stored responses
       // unusable, in every layer and on every worker.
-      if (response.status < 400) worker_.shared().invalidations.invalidate(cache_uri_slot_);
+      if (response.status < 400) {
+        worker_.shared().invalidations.invalidate(cache_uri_slot_);
+        invalidate_redis(app().functions()[match_.target]);
+      }
       return;
     case CacheRole::kBypass:
       status.fwd = "bypass";
@@ -826,6 +923,10 @@ void Connection::finish_request(bool keep_alive) {
 }
 
 void Connection::resume() {
+  if (redis_answered_) {
+    on_redis_answer();
+    return;
+  }
   if (retry_pending_) {
     retry_pending_ = false;
     if (phase_ == Phase::kHandling) run_function(parser_->head({in_.data(), in_.size()}));
@@ -977,6 +1078,7 @@ void Connection::close() {
   land_flight();  // its followers look again, and run the function themselves
   stale_.reset();
   start_pending_ = retry_pending_ = false;
+  redis_pending_ = redis_answered_ = false;  // a late answer finds a new serial, or none
   context_.reset();
   logger_.reset();
   if (recv_armed_ || send_in_flight_ || shutdown_in_flight_) {

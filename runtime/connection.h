@@ -89,6 +89,10 @@ class Connection {
   const cache::CacheKey& cache_key() const { return cache_key_; }
   void follow_landed();
 
+  // The Redis layer answered the lookup numbered `serial` (nullopt: a miss or a failure). The
+  // value is copied; the request continues from the loop.
+  void redis_answered(std::uint32_t serial, std::optional<std::string_view> value);
+
  private:
   enum class Phase : std::uint8_t {
     kReading,    // parsing requests
@@ -131,6 +135,17 @@ class Connection {
   // The function failed with `status` (>= 500: its answer, a 500 or a 504): answers with the
   // stale response kept by answer_from_cache when stale_if_error allows, and returns true.
   bool serve_stale_on_error(int status);
+  // After L1 and L2 missed: asks the Redis layer, when there is one (true: the request waits
+  // for its answer).
+  bool ask_redis();
+  // Continues the request once Redis answered: from the value when it is usable, else by
+  // running the function.
+  void on_redis_answer();
+  bool answer_from_redis(const http::RequestHead& head);
+  // The function runs for the request (now, or once a concurrency slot is free).
+  void run_uncached(const http::RequestHead& head);
+  // Deletes the URI's variants from the Redis layer after a successful unsafe method.
+  void invalidate_redis(const Function& function);
   // Ends this request's coalescing flight, if it leads one: the followers' workers are woken.
   void land_flight();
   // Stores the function's response when its policy allows, and appends Cache-Status to
@@ -231,6 +246,11 @@ class Connection {
   bool coalesced_ = false;              // followed once already: no second wait
   bool retry_pending_ = false;          // the flight it followed landed: route again from the loop
   cache::L2Ref stale_;                  // a stale stored answer, for stale-if-error
+  bool redis_pending_ = false;          // waits for the Redis layer's answer
+  bool redis_answered_ = false;         // it came: continue from the loop
+  bool redis_hit_ = false;              // ...with redis_value_
+  std::uint32_t redis_serial_ = 0;      // numbers lookups, so a late answer is recognised
+  std::string redis_value_;             // capacity kept
 
   // The suspended driver of the running function, destroyed to cancel it (timeout, close).
   std::coroutine_handle<> driver_;

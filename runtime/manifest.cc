@@ -45,6 +45,8 @@ constexpr Duration kMaxTimeout = std::chrono::hours(1);
 constexpr std::int64_t kMaxConcurrency = 1'000'000;
 constexpr std::uint64_t kMinCacheBytes = 64 * 1024;
 constexpr std::uint64_t kMaxCacheBytes = 1ull << 40;
+// Redis keeps a string value up to 512 MiB; a cached answer in L3 is far smaller in practice.
+constexpr std::uint64_t kMaxRedisValueBytes = 512ull * 1024 * 1024;
 
 constexpr std::string_view kSizeExpected = R"(expected a size such as 16384 or "16KiB")";
 constexpr std::string_view kSizeUnits = "units: B, KiB, MiB, GiB, kB, MB, GB";
@@ -641,10 +643,42 @@ class Loader {
         if (auto value = size(node, path, kMinCacheBytes, kMaxCacheBytes)) cache.l1_bytes = *value;
       } else if (name == "l2_bytes") {
         if (auto value = size(node, path, kMinCacheBytes, kMaxCacheBytes)) cache.l2_bytes = *value;
+      } else if (name == "redis") {
+        if (const toml::table* redis_table = as_table(node, path)) redis(*redis_table, cache);
       } else {
-        unknown_key(key, "cache", {"l1_bytes", "l2_bytes"});
+        unknown_key(key, "cache", {"l1_bytes", "l2_bytes", "redis"});
       }
     }
+  }
+
+  void redis(const toml::table& table, CacheConfig& cache) {
+    RedisConfig& redis = cache.redis.emplace();
+    bool has_address = false;
+    for (auto&& [key, node] : table) {
+      const std::string_view name = key.str();
+      const std::string path = join("cache.redis", name);
+      if (name == "address") {
+        has_address = true;
+        if (auto value = address(node, path)) {
+          if (value->port() == 0) {
+            error(node, path, "needs the server's port; got " + literal(node));
+          } else {
+            redis.address = *value;
+          }
+        }
+      } else if (name == "timeout") {
+        if (auto value = timeout(node, path)) redis.timeout = *value;
+      } else if (name == "connections") {
+        if (auto value = integer(node, path, 1, 64))
+          redis.connections = static_cast<unsigned>(*value);
+      } else if (name == "max_value_bytes") {
+        if (auto value = size(node, path, 1024, kMaxRedisValueBytes))
+          redis.max_value_bytes = *value;
+      } else {
+        unknown_key(key, "cache.redis", {"address", "timeout", "connections", "max_value_bytes"});
+      }
+    }
+    if (!has_address) error(table, "cache.redis", "missing required key \"address\"");
   }
 
   static bool is_wildcard(const SocketAddress& address) {

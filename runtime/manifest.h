@@ -45,10 +45,20 @@ struct ServerConfig {
   Duration drain_timeout = std::chrono::seconds(30);   // SIGTERM: in-flight work gets this long
 };
 
-// [cache]: the layers' budgets.
+// [cache.redis]: the upstream cache layer (L3), shared by every worker and every node that
+// names the same server.
+struct RedisConfig {
+  SocketAddress address;                             // numeric: "127.0.0.1:6379"
+  Duration timeout = std::chrono::milliseconds(50);  // per call: no answer by then is a miss
+  unsigned connections = 2;                          // per worker, pipelined
+  std::uint64_t max_value_bytes = 1024 * 1024;       // larger answers are not sent to Redis
+};
+
+// [cache]: the layers' budgets, and the optional Redis layer.
 struct CacheConfig {
   std::uint64_t l1_bytes = 64ull * 1024 * 1024;   // per worker
   std::uint64_t l2_bytes = 256ull * 1024 * 1024;  // node-wide
+  std::optional<RedisConfig> redis;               // absent: no L3
 };
 
 struct RouteDecl {

@@ -34,9 +34,19 @@ StoreOutcome store_response(Worker& worker, const CachePolicyDecl& policy,
   cache::encode_stored(
       blob, response.status, lines, response.body,
       cache::to_stored_times(plan.lifetime, now, std::chrono::system_clock::now()));
-  outcome.stored =
-      !blob.empty() && (worker.l1().insert(key, blob, plan.lifetime, generation) |
-                        worker.shared().l2.insert(key, blob, plan.lifetime, generation));
+  if (blob.empty()) return outcome;
+  outcome.stored = worker.l1().insert(key, blob, plan.lifetime, generation) |
+                   worker.shared().l2.insert(key, blob, plan.lifetime, generation);
+  if (RedisClient* redis = worker.redis()) {
+    // Sent behind the response, never before it: the client's answer does not wait for Redis.
+    std::string& redis_key = worker.redis_key_scratch();
+    const std::optional<std::string_view> field = RedisClient::locate(key.bytes(), redis_key);
+    if (field && blob.size() <= worker.shared().cache.redis->max_value_bytes) {
+      redis->store(redis_key, *field, blob,
+                   std::chrono::ceil<std::chrono::milliseconds>(plan.lifetime.stale_until - now));
+      outcome.stored = true;
+    }
+  }
   return outcome;
 }
 

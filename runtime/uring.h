@@ -13,17 +13,20 @@ namespace edgefn::runtime {
 // What a completion belongs to. user_data = op << 56 | index, so a completion needs no lookup
 // beyond the connection table (see SubmissionTag).
 enum class Op : std::uint8_t {
-  kAccept = 1,  // index: listener (0 public, 1 admin)
-  kRecv,        // index: connection slot
-  kSend,        // index: connection slot
-  kShutdown,    // index: connection slot
-  kCancel,      // completion ignored
-  kClose,       // completion ignored
-  kTick,        // the worker's periodic timer
-  kWake,        // eventfd read: another thread wants the worker's attention
-  kLogWrite,    // the worker's log buffer reached stdout
-  kSignal,      // signalfd read: SIGTERM, SIGINT or SIGHUP (first worker only)
-  kDeadline,    // the timeout armed for the earliest alarm; index: its arming sequence
+  kAccept = 1,    // index: listener (0 public, 1 admin)
+  kRecv,          // index: connection slot
+  kSend,          // index: connection slot
+  kShutdown,      // index: connection slot
+  kCancel,        // completion ignored
+  kClose,         // completion ignored
+  kTick,          // the worker's periodic timer
+  kWake,          // eventfd read: another thread wants the worker's attention
+  kLogWrite,      // the worker's log buffer reached stdout
+  kSignal,        // signalfd read: SIGTERM, SIGINT or SIGHUP (first worker only)
+  kDeadline,      // the timeout armed for the earliest alarm; index: its arming sequence
+  kRedisConnect,  // index: the worker's Redis connection (RedisClient)
+  kRedisSend,
+  kRedisRecv,
 };
 
 constexpr std::uint64_t make_tag(Op op, std::uint32_t index) {

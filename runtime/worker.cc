@@ -92,6 +92,10 @@ bool Worker::setup(std::string& error) {
   for (unsigned listener : {kPublic, kAdmin}) {
     if (listeners_[listener] >= 0) arm_accept(listener);
   }
+  if (shared_.cache.redis) {
+    redis_.emplace(ring_, alarms_, *shared_.cache.redis,
+                   static_cast<RedisClient::Listener&>(*this));
+  }
   arm_tick();
   arm_wake();
   if (signal_fd_ >= 0) arm_signal();
@@ -202,9 +206,21 @@ void Worker::dispatch(io_uring_cqe* cqe) {
     case Op::kSignal:
       on_signal(cqe->res);
       break;
+    case Op::kRedisConnect:
+    case Op::kRedisSend:
+    case Op::kRedisRecv:
+      if (redis_) redis_->on_completion(tag_op(tag), index, cqe->res);
+      break;
     case Op::kCancel:
     case Op::kClose:
       break;
+  }
+}
+
+void Worker::redis_answered(std::uint64_t token, std::optional<std::string_view> value) {
+  const std::uint64_t slot = (token >> 32) - 1;
+  if (slot < slots_.size()) {
+    slots_[slot]->redis_answered(static_cast<std::uint32_t>(token), value);
   }
 }
 

@@ -25,6 +25,7 @@
 #include "runtime/connection_list.h"
 #include "runtime/http_writer.h"
 #include "runtime/log.h"
+#include "runtime/redis_client.h"
 #include "runtime/refresh.h"
 #include "runtime/timer_list.h"
 #include "runtime/uring.h"
@@ -73,7 +74,7 @@ class SharedState {
   std::atomic<std::uint64_t> app_generation_{0};
 };
 
-class Worker {
+class Worker final : private RedisClient::Listener {
  public:
   // `admin_fd` and `signal_fd` are -1 except on the first worker, which serves the admin
   // listener and turns SIGTERM/SIGINT (read from the signalfd) into a drain of every worker.
@@ -121,6 +122,14 @@ class Worker {
   void defer(Connection& connection) { deferred_.push_back(&connection); }
   // Takes a started background refresh; destroyed from the loop once finished.
   void adopt(std::unique_ptr<Refresh> refresh) { refreshes_.push_back(std::move(refresh)); }
+  // The Redis layer, when [cache.redis] is configured (else null). A lookup's token is
+  // redis_token(); its answer reaches the connection's redis_answered().
+  RedisClient* redis() { return redis_ ? &*redis_ : nullptr; }
+  static std::uint64_t redis_token(std::uint32_t slot, std::uint32_t serial) {
+    return (static_cast<std::uint64_t>(slot) + 1) << 32 | serial;
+  }
+  // Scratch for a Redis key; reused.
+  std::string& redis_key_scratch() { return redis_key_; }
   // Function timeouts, queue waits and sleeping functions: fired by the loop when due, which
   // arms one ring timeout for the earliest (so they are precise, not rounded to the tick).
   AlarmQueue& alarms() { return alarms_; }
@@ -164,6 +173,7 @@ class Worker {
 
   // Takes the published App when a reload moved the generation.
   void refresh_app();
+  void redis_answered(std::uint64_t token, std::optional<std::string_view> value) override;
 
   unsigned id_;
   SharedState& shared_;
@@ -188,6 +198,8 @@ class Worker {
   std::string cache_blob_;
   std::vector<std::unique_ptr<Connection>> slots_;
   std::vector<std::unique_ptr<Refresh>> refreshes_;  // after alarms_: they cancel theirs
+  std::optional<RedisClient> redis_;                 // after alarms_, before ring_
+  std::string redis_key_;
   std::vector<std::uint32_t> free_slots_;
   std::uint32_t public_connections_ = 0;
   bool draining_ = false;

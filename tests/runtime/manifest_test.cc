@@ -331,19 +331,20 @@ url = "http://127.0.0.1:9000"
 )";
   text += kHello;
   text += "offload = true\n";
-  EXPECT_EQ(errors_of(text),
-            (Lines{
-                "edgefn.toml:2:11: cache.l1: unknown key; expected one of: l1_bytes, l2_bytes",
-                "edgefn.toml:6:3: server.max_body: unknown key; expected one of: listen, admin, "
-                "workers, max_connections, max_header_bytes, max_target_bytes, max_body_bytes, "
-                "header_timeout, idle_timeout, drain_timeout",
-                "edgefn.toml:8:2: upstreams: unknown key; expected one of: server, cache, "
-                "functions",
-                "edgefn.toml:14:1: functions.hello.offload: unknown key; expected one of: module, "
-                "routes, host, config, max_body_bytes, body_schema, query, headers, cors, "
-                "response_headers, rate_limit, cache, timeout, max_concurrency, queue, "
-                "queue_timeout",
-            }));
+  EXPECT_EQ(
+      errors_of(text),
+      (Lines{
+          "edgefn.toml:2:11: cache.l1: unknown key; expected one of: l1_bytes, l2_bytes, redis",
+          "edgefn.toml:6:3: server.max_body: unknown key; expected one of: listen, admin, "
+          "workers, max_connections, max_header_bytes, max_target_bytes, max_body_bytes, "
+          "header_timeout, idle_timeout, drain_timeout",
+          "edgefn.toml:8:2: upstreams: unknown key; expected one of: server, cache, "
+          "functions",
+          "edgefn.toml:14:1: functions.hello.offload: unknown key; expected one of: module, "
+          "routes, host, config, max_body_bytes, body_schema, query, headers, cors, "
+          "response_headers, rate_limit, cache, timeout, max_concurrency, queue, "
+          "queue_timeout",
+      }));
 }
 
 TEST(ManifestErrors, WrongTypes) {
@@ -1210,6 +1211,30 @@ cache = { ttl = "1s", key = [] }
   const Manifest defaults = parse_ok(kHello);
   EXPECT_EQ(defaults.cache.l1_bytes, 64u << 20);
   EXPECT_FALSE(defaults.functions[0].cache.has_value());
+}
+
+TEST(Manifest, RedisLayerSettingsAndDefaults) {
+  const Manifest manifest = parse_ok(std::string(R"(
+[cache.redis]
+address = "127.0.0.1:6380"
+timeout = "20ms"
+connections = 4
+max_value_bytes = "64KiB"
+)") + std::string(kHello));
+  ASSERT_TRUE(manifest.cache.redis.has_value());
+  EXPECT_EQ(manifest.cache.redis->address.to_string(), "127.0.0.1:6380");
+  EXPECT_EQ(manifest.cache.redis->timeout, std::chrono::milliseconds(20));
+  EXPECT_EQ(manifest.cache.redis->connections, 4u);
+  EXPECT_EQ(manifest.cache.redis->max_value_bytes, 64u << 10);
+  const Manifest defaults =
+      parse_ok(std::string("[cache.redis]\naddress = \"[::1]:6379\"\n") + std::string(kHello));
+  EXPECT_EQ(defaults.cache.redis->timeout, std::chrono::milliseconds(50));
+  EXPECT_EQ(defaults.cache.redis->connections, 2u);
+  EXPECT_FALSE(parse_ok(kHello).cache.redis.has_value());
+  EXPECT_EQ(
+      errors_of(std::string("[cache.redis]\naddress = \"127.0.0.1:0\"\n") + std::string(kHello)),
+      (Lines{"edgefn.toml:2:11: cache.redis.address: needs the server's port; got "
+             "\"127.0.0.1:0\""}));
 }
 
 TEST(ManifestErrors, CachePolicyValues) {

@@ -1,0 +1,124 @@
+// RedisClient: a worker's connections to the [cache.redis] server (the cache's L3), driven by
+// the worker's own io_uring: no thread of its own, no blocking call. Commands are pipelined on
+// a few connections, RESP answering strictly in order on each (cache::RedisPipe); the answer to
+// a lookup reaches the worker's Listener with the token it was asked with.
+//
+// Layout in Redis: every variant of a URI is a field of one hash, so one DEL invalidates them
+// all (as an unsafe method must), on every node that shares the server:
+//   key   "edgefn:" + the URI part of the canonical cache key (scope, method, host, path)
+//   field the rest of the canonical key (query, vary headers)
+//   value the stored blob (cache/stored.h), which carries its own wall-clock lifetime
+// The hash expires with its longest-lived variant (PEXPIRE NX, then GT).
+//
+// Failure never reaches a request as an error. A server that is down, refuses, is slow (no
+// answer within `timeout` of the oldest command waiting) or sends what is not RESP fails every
+// lookup in flight on that connection (each answered as a miss), and the connection is dropped
+// and retried with backoff, 50 ms doubling to 5 s. While a connection is not up, lookups sent to
+// it fail at once and writes are dropped. Everything is counted (stats()).
+//
+// Memory is bounded: a connection holds at most kMaxQueuedBytes of unsent commands and
+// kMaxWaiting commands awaiting answers; beyond that, writes are dropped and lookups refused.
+// One thread only: the worker's.
+#pragma once
+
+#include <sys/socket.h>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "cache/redis_pipe.h"
+#include "functions/api/alarm.h"
+#include "runtime/alarm_queue.h"
+#include "runtime/manifest.h"
+#include "runtime/uring.h"
+
+struct io_uring_cqe;
+
+namespace edgefn::runtime {
+
+struct RedisStats {
+  std::uint64_t hits = 0;            // lookups answered with a value
+  std::uint64_t misses = 0;          // lookups answered: no such entry
+  std::uint64_t failures = 0;        // lookups failed: down, timeout, garbage, refused, error
+  std::uint64_t writes = 0;          // stores and removals queued
+  std::uint64_t dropped_writes = 0;  // not queued: no connection up, or too much queued
+  std::uint64_t connects = 0;        // connections established
+  std::uint64_t disconnects = 0;     // connections dropped after a failure
+};
+
+class RedisClient {
+ public:
+  class Listener {
+   public:
+    // The answer to lookup(token): the value (valid during the call only), or nullopt for a
+    // miss or any failure. Called from a completion of the worker's loop, never from lookup().
+    virtual void redis_answered(std::uint64_t token, std::optional<std::string_view> value) = 0;
+
+   protected:
+    ~Listener() = default;
+  };
+
+  static constexpr std::size_t kMaxQueuedBytes = 8 * 1024 * 1024;
+  static constexpr std::size_t kMaxWaiting = 4096;
+
+  RedisClient(Ring& ring, AlarmQueue& alarms, const RedisConfig& config, Listener& listener);
+  ~RedisClient();
+  RedisClient(const RedisClient&) = delete;
+  RedisClient& operator=(const RedisClient&) = delete;
+
+  // The Redis key and field of a canonical cache key (see the layout above), into `key`.
+  // Returns the field, a view of `canonical`; nullopt when `canonical` is not a cache key.
+  static std::optional<std::string_view> locate(std::string_view canonical, std::string& key);
+
+  // Asks for one field (HGET). True when the question was sent or queued: its answer comes to
+  // the Listener. False when no connection can take it now; count it a miss. `token` must not
+  // be 0. Connects on first use: start-up does nothing for Redis.
+  bool lookup(std::uint64_t token, std::string_view key, std::string_view field);
+  // Stores a field, fire-and-forget: the hash lives at least `ttl` (at least 1 ms).
+  void store(std::string_view key, std::string_view field, std::string_view value,
+             std::chrono::milliseconds ttl);
+  // Deletes a URI's hash, every variant with it; fire-and-forget.
+  void remove(std::string_view key);
+
+  // Completions the worker routes here (Op::kRedisConnect, kRedisSend, kRedisRecv; index: the
+  // connection).
+  void on_completion(Op op, std::uint32_t index, int result);
+
+  const RedisStats& stats() const { return stats_; }
+  // Connections up now.
+  unsigned connected() const;
+
+ private:
+  struct Link;
+  Link* pick();
+  void connect(Link& link);
+  void flush(Link& link);
+  void arm_recv(Link& link);
+  void on_connect(Link& link, int result);
+  void on_send(Link& link, int result);
+  void on_recv(Link& link, int result);
+  // Fails what waits on the link, cancels its operations and, once they are back, closes the
+  // socket and waits out the backoff.
+  void fail(Link& link);
+  void maybe_closed(Link& link);
+  void on_alarm(Link& link);
+  void arm_timeout(Link& link);
+  void answer(std::uint64_t token, const cache::RedisReply* reply);
+
+  Ring& ring_;
+  AlarmQueue& alarms_;
+  const RedisConfig config_;
+  Listener& listener_;
+  std::vector<std::unique_ptr<Link>> links_;
+  std::size_t next_ = 0;  // round robin
+  RedisStats stats_;
+  std::string scratch_;  // a TTL in decimal
+};
+
+}  // namespace edgefn::runtime

@@ -1,0 +1,314 @@
+// The Redis layer (L3) over sockets, against a real redis-server the test starts on a free
+// loopback port: what one process stores another answers from; an unsafe method deletes the
+// URI's variants; a Redis that dies, restarts, stalls or sends garbage never fails a request.
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "tests/integration/fixture.h"
+
+namespace edgefn::integration {
+namespace {
+
+// A loopback port nobody listens on now (the kernel's pick for a socket closed at once).
+std::uint16_t free_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof address;
+  ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address);
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
+  ::close(fd);
+  return ntohs(address.sin_port);
+}
+
+// A redis-server of our own, stopped (SIGKILL) when the object goes.
+class RedisServer {
+ public:
+  ::testing::AssertionResult start(std::uint16_t port) {
+    process_ = std::make_unique<Process>();
+    const auto spawned =
+        process_->spawn({"/usr/bin/redis-server", "--bind", "127.0.0.1", "--port",
+                         std::to_string(port), "--save", "", "--appendonly", "no"});
+    if (!spawned) return spawned;
+    const auto ready = process_->wait_for_line(
+        [](std::string_view line) { return line.find("Ready to accept") != line.npos; },
+        kStartTimeout);
+    if (!ready) {
+      return ::testing::AssertionFailure() << "redis-server did not start:\n" << process_->out();
+    }
+    return ::testing::AssertionSuccess();
+  }
+  void kill() {
+    if (process_ && process_->send_signal(SIGKILL)) process_->wait_exit(kExitTimeout);
+  }
+
+ private:
+  std::unique_ptr<Process> process_;
+};
+
+// What redis-cli prints for one command, trimmed of its final newline.
+std::string redis_cli(std::uint16_t port, const std::vector<std::string>& command) {
+  std::vector<std::string> args = {"/usr/bin/redis-cli", "-p", std::to_string(port), "--raw"};
+  args.insert(args.end(), command.begin(), command.end());
+  Process cli;
+  EXPECT_TRUE(cli.spawn(args));
+  EXPECT_EQ(cli.wait_exit(kExitTimeout), 0);
+  std::string out = cli.out();
+  while (!out.empty() && out.back() == '\n')
+    out.pop_back();
+  return out;
+}
+
+// Polls `condition` every 20 ms for up to `timeout`.
+template <class Condition>
+bool eventually(Condition condition, Millis timeout = Millis(10000)) {
+  const auto deadline = SteadyClock::now() + timeout;
+  while (SteadyClock::now() < deadline) {
+    if (condition()) return true;
+    std::this_thread::sleep_for(Millis(20));
+  }
+  return condition();
+}
+
+class RedisTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string pattern = (std::filesystem::temp_directory_path() / "edgefn-redis-XXXXXX").string();
+    ASSERT_NE(::mkdtemp(pattern.data()), nullptr) << std::strerror(errno);
+    dir_ = pattern;
+    redis_port_ = free_port();
+  }
+  void TearDown() override {
+    for (Server* server : {&server_, &second_}) {
+      if (server->running()) {
+        EXPECT_EQ(server->stop(), 0) << server->output_for_failure();
+      }
+    }
+    redis_.kill();
+    std::error_code ignored;
+    std::filesystem::remove_all(dir_, ignored);
+  }
+
+  // A manifest whose [cache.redis] points at `port`: /page/* echoes and caches for a minute.
+  std::string manifest(std::uint16_t port, std::string_view timeout = "300ms") {
+    const std::string path = (dir_ / "edgefn.toml").string();
+    std::ofstream(path) << "[server]\nworkers = 2\ndrain_timeout = \"2s\"\n\n"
+                        << "[cache.redis]\naddress = \"127.0.0.1:" << port << "\"\n"
+                        << "timeout = \"" << timeout << "\"\nconnections = 2\n\n"
+                        << "[functions.page]\nmodule = \"echo\"\n"
+                        << "routes = [\"GET /page/*rest\", \"POST /page/*rest\"]\n"
+                        << "cache = { ttl = \"60s\", vary = [\"accept-language\"] }\n";
+    return path;
+  }
+
+  static HttpResponse get(std::uint16_t port, std::string_view target, std::string_view marker,
+                          std::string_view extra = {}) {
+    HttpResponse response;
+    EXPECT_TRUE(exchange(
+        port, get_request(target, "X-Req: " + std::string(marker) + "\r\n" + std::string(extra)),
+        response));
+    return response;
+  }
+  static bool answered(const HttpResponse& response, std::string_view marker) {
+    return response.body.find("\"x-req\":\"" + std::string(marker) + "\"") != std::string::npos;
+  }
+  static std::string cache_status(const HttpResponse& response) {
+    return response.header("cache-status").value_or("");
+  }
+  std::string stored_keys() { return redis_cli(redis_port_, {"KEYS", "edgefn:*"}); }
+
+  std::filesystem::path dir_;
+  std::uint16_t redis_port_ = 0;
+  RedisServer redis_;
+  Server server_;
+  Server second_;
+};
+
+TEST_F(RedisTest, WhatOneProcessStoresAFreshOneAnswersFromRedis) {
+  ASSERT_TRUE(redis_.start(redis_port_));
+  ASSERT_TRUE(server_.start(manifest(redis_port_)));
+  const HttpResponse first = get(server_.port(), "/page/a", "1", "Accept-Language: en\r\n");
+  EXPECT_EQ(cache_status(first), "edgefn; fwd=miss; fwd-status=200; stored");
+  ASSERT_TRUE(answered(first, "1")) << first.body;
+  // The write follows the response; the URI's variants are fields of one hash.
+  ASSERT_TRUE(eventually([&] { return !stored_keys().empty(); }));
+  EXPECT_EQ(stored_keys(), "edgefn:v2|4:page,3:GET,10:test.local,7:/page/a,");
+  EXPECT_EQ(server_.stop(), 0);
+
+  // A new process has empty L1 and L2: Redis answers, then its own layers do.
+  ASSERT_TRUE(second_.start(manifest(redis_port_)));
+  const HttpResponse again = get(second_.port(), "/page/a", "2", "Accept-Language: en\r\n");
+  EXPECT_TRUE(answered(again, "1")) << again.body;
+  EXPECT_EQ(again.status, 200);
+  EXPECT_TRUE(has_standard_fields(again));
+  EXPECT_TRUE(cache_status(again).starts_with("edgefn; hit; ttl=")) << cache_status(again);
+  EXPECT_TRUE(cache_status(again).ends_with("; detail=redis")) << cache_status(again);
+  const HttpResponse local = get(second_.port(), "/page/a", "3", "Accept-Language: en\r\n");
+  EXPECT_TRUE(answered(local, "1"));
+  EXPECT_FALSE(cache_status(local).ends_with("detail=redis")) << cache_status(local);
+  // Another variant of the URI is a miss everywhere.
+  const HttpResponse other = get(second_.port(), "/page/a", "4", "Accept-Language: fr\r\n");
+  EXPECT_TRUE(answered(other, "4"));
+  ASSERT_TRUE(eventually([&] {
+    return redis_cli(redis_port_, {"HLEN", "edgefn:v2|4:page,3:GET,10:test.local,7:/page/a,"}) ==
+           "2";
+  }));
+  // The hash expires with its entries (60 s fresh, no stale window).
+  const int ttl = std::stoi(
+      redis_cli(redis_port_, {"PTTL", "edgefn:v2|4:page,3:GET,10:test.local,7:/page/a,"}));
+  EXPECT_GT(ttl, 50'000);
+  EXPECT_LE(ttl, 60'000);
+}
+
+TEST_F(RedisTest, AnUnsafeMethodDeletesEveryVariantOfTheUri) {
+  ASSERT_TRUE(redis_.start(redis_port_));
+  ASSERT_TRUE(server_.start(manifest(redis_port_)));
+  ASSERT_TRUE(answered(get(server_.port(), "/page/b", "1"), "1"));
+  ASSERT_TRUE(eventually([&] { return !stored_keys().empty(); }));
+  HttpResponse post;
+  ASSERT_TRUE(exchange(server_.port(),
+                       "POST /page/b HTTP/1.1\r\nHost: test.local\r\nContent-Length: 2\r\n\r\nhi",
+                       post));
+  ASSERT_EQ(post.status, 200);
+  EXPECT_TRUE(eventually([&] { return stored_keys().empty(); }));
+}
+
+TEST_F(RedisTest, ADeadRedisIsAMissAndARestartedOneIsUsedAgain) {
+  ASSERT_TRUE(redis_.start(redis_port_));
+  ASSERT_TRUE(server_.start(manifest(redis_port_)));
+  ASSERT_TRUE(answered(get(server_.port(), "/page/c", "1"), "1"));
+  ASSERT_TRUE(eventually([&] { return !stored_keys().empty(); }));
+
+  redis_.kill();
+  // Every request still succeeds: new URIs run the function, stored ones come from L1/L2.
+  for (int i = 0; i < 20; ++i) {
+    const std::string target = "/page/down" + std::to_string(i);
+    const HttpResponse response = get(server_.port(), target, "d");
+    EXPECT_EQ(response.status, 200);
+    EXPECT_TRUE(answered(response, "d")) << response.body;
+    EXPECT_EQ(cache_status(response), "edgefn; fwd=miss; fwd-status=200; stored");
+    EXPECT_TRUE(answered(get(server_.port(), "/page/c", "x"), "1"));
+  }
+
+  // Back on the same port, empty: the workers reconnect within their backoff (at most 5 s), and
+  // what they store from then on is in Redis again.
+  RedisServer restarted;
+  ASSERT_TRUE(restarted.start(redis_port_));
+  int request = 0;
+  EXPECT_TRUE(eventually([&] {
+    get(server_.port(), "/page/up" + std::to_string(request++), "u");
+    return !stored_keys().empty();
+  }));
+  restarted.kill();
+}
+
+// A server on `port` that accepts connections and answers each read with `reply` (none when
+// empty: it reads and never answers). Stops when destroyed.
+class FakeRedis {
+ public:
+  FakeRedis(std::uint16_t port, std::string reply) : reply_(std::move(reply)) {
+    listener_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    const int one = 1;
+    ::setsockopt(listener_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    address.sin_port = htons(port);
+    bound_ = ::bind(listener_, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0 &&
+             ::listen(listener_, 16) == 0;
+    thread_ = std::thread([this] { serve(); });
+  }
+  ~FakeRedis() {
+    stop_ = true;
+    ::shutdown(listener_, SHUT_RDWR);
+    thread_.join();
+    ::close(listener_);
+  }
+  bool bound() const { return bound_; }
+  int accepted() const { return accepted_.load(); }
+
+ private:
+  void serve() {
+    std::vector<std::thread> peers;
+    while (!stop_) {
+      const int fd = ::accept(listener_, nullptr, nullptr);
+      if (fd < 0) break;
+      ++accepted_;
+      peers.emplace_back([this, fd] {
+        char buffer[4096];
+        while (::recv(fd, buffer, sizeof buffer, 0) > 0) {
+          if (!reply_.empty()) ::send(fd, reply_.data(), reply_.size(), MSG_NOSIGNAL);
+        }
+        ::close(fd);
+      });
+    }
+    for (std::thread& peer : peers)
+      peer.join();
+  }
+
+  std::string reply_;
+  int listener_ = -1;
+  bool bound_ = false;
+  std::atomic<bool> stop_{false};
+  std::atomic<int> accepted_{0};
+  std::thread thread_;
+};
+
+TEST_F(RedisTest, GarbageFromTheServerIsAMiss) {
+  FakeRedis fake(redis_port_, "?this is not RESP\r\n");
+  ASSERT_TRUE(fake.bound());
+  ASSERT_TRUE(server_.start(manifest(redis_port_)));
+  for (int i = 0; i < 5; ++i) {
+    const HttpResponse response = get(server_.port(), "/page/g" + std::to_string(i), "g");
+    EXPECT_EQ(response.status, 200);
+    EXPECT_TRUE(answered(response, "g")) << response.body;
+    EXPECT_EQ(cache_status(response), "edgefn; fwd=miss; fwd-status=200; stored");
+  }
+  EXPECT_GE(fake.accepted(), 1);
+}
+
+TEST_F(RedisTest, ARedisThatNeverAnswersCostsOneTimeout) {
+  FakeRedis silent(redis_port_, "");
+  ASSERT_TRUE(silent.bound());
+  ASSERT_TRUE(server_.start(manifest(redis_port_, "200ms")));
+  const auto start = SteadyClock::now();
+  const HttpResponse response = get(server_.port(), "/page/slow", "s");
+  const auto waited = SteadyClock::now() - start;
+  EXPECT_EQ(response.status, 200);
+  EXPECT_TRUE(answered(response, "s"));
+  EXPECT_GE(waited, Millis(150));
+  EXPECT_LT(waited, Millis(3000));
+  // Stored locally all the same: the next answer is L1's or L2's at once.
+  const HttpResponse again = get(server_.port(), "/page/slow", "t");
+  EXPECT_TRUE(answered(again, "s"));
+}
+
+TEST(RedisManifest, TheRedisSectionIsChecked) {
+  const std::string path = (std::filesystem::temp_directory_path() /
+                            ("edgefn-redis-check-" + std::to_string(::getpid()) + ".toml"))
+                               .string();
+  std::ofstream(path) << "[cache.redis]\ntimeout = \"0s\"\nconnections = 0\nport = 1\n\n"
+                      << "[functions.a]\nmodule = \"hello\"\nroutes = [\"GET /a\"]\n";
+  const CommandResult result = run_edgefn({"check", path});
+  std::filesystem::remove(path);
+  EXPECT_EQ(result.status, 1);
+  EXPECT_EQ(result.err,
+            path + ":1:1: cache.redis: missing required key \"address\"\n" + path +
+                ":2:11: cache.redis.timeout: must be more than 0 and at most 1h; got \"0s\"\n" +
+                path + ":3:15: cache.redis.connections: must be between 1 and 64; got 0\n" + path +
+                ":4:1: cache.redis.port: unknown key; expected one of: address, timeout, "
+                "connections, max_value_bytes\n");
+}
+
+}  // namespace
+}  // namespace edgefn::integration
