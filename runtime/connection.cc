@@ -563,17 +563,18 @@ bool Connection::ask_redis() {
   const std::optional<std::string_view> field = RedisClient::locate(cache_key_.bytes(), key);
   if (!field) return false;
   ++redis_serial_;
-  if (!redis->lookup(Worker::redis_token(slot_, redis_serial_), key, *field)) return false;
+  if (!redis->call(Worker::redis_token(slot_, redis_serial_), {"HGET", key, *field})) return false;
   phase_ = Phase::kHandling;  // input is stashed meanwhile, as while a function runs
   redis_pending_ = true;
   return true;
 }
 
-void Connection::redis_answered(std::uint32_t serial, std::optional<std::string_view> value) {
+void Connection::redis_answered(std::uint32_t serial, const cache::RedisReply* reply) {
   if (!redis_pending_ || serial != redis_serial_) return;  // the request is gone
   redis_pending_ = false;
-  redis_hit_ = value.has_value();
-  if (redis_hit_) redis_value_.assign(*value);
+  // A nil is a miss; an error (a key of another type) or a failure counts as one.
+  redis_hit_ = reply != nullptr && reply->kind == cache::RedisReply::Kind::kString;
+  if (redis_hit_) redis_value_.assign(reply->text);
   redis_answered_ = true;
   worker_.defer(*this);
 }

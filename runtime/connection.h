@@ -23,6 +23,7 @@
 #include "cache/l1.h"
 #include "cache/l2.h"
 #include "cache/policy.h"
+#include "cache/redis_pipe.h"
 #include "functions/api/module.h"
 #include "router/concurrency_limit.h"
 #include "router/route_table.h"
@@ -89,9 +90,9 @@ class Connection {
   const cache::CacheKey& cache_key() const { return cache_key_; }
   void follow_landed();
 
-  // The Redis layer answered the lookup numbered `serial` (nullopt: a miss or a failure). The
-  // value is copied; the request continues from the loop.
-  void redis_answered(std::uint32_t serial, std::optional<std::string_view> value);
+  // The Redis layer replied to the call numbered `serial` (null: it failed). What the request
+  // needs of it is copied; the request continues from the loop.
+  void redis_answered(std::uint32_t serial, const cache::RedisReply* reply);
 
  private:
   enum class Phase : std::uint8_t {

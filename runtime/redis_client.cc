@@ -20,6 +20,8 @@ constexpr std::size_t kRecvBytes = 16 * 1024;
 constexpr milliseconds kFirstBackoff{50};
 constexpr milliseconds kMaxBackoff{5000};
 constexpr std::string_view kKeyPrefix = "edgefn:";
+// A reply's bytes beyond the value it carries: the bulk length line, CRLFs.
+constexpr std::size_t kReplyFraming = 1024;
 
 // Skips one netstring ("<len>:<bytes>,") at the front of `text`; false when there is none.
 bool skip_netstring(std::string_view& text) {
@@ -46,7 +48,8 @@ struct RedisClient::Link final : api::Alarm {
     kBackoff,  // closed; commands are refused until the alarm fires
   };
 
-  Link(RedisClient& owner, std::uint32_t link_index) : client(owner), index(link_index) {
+  Link(RedisClient& owner, std::uint32_t link_index, std::size_t max_reply_bytes)
+      : client(owner), index(link_index), pipe(max_reply_bytes) {
     received.resize(kRecvBytes);
   }
   void fire() override { client.on_alarm(*this); }
@@ -72,7 +75,7 @@ RedisClient::RedisClient(Ring& ring, AlarmQueue& alarms, const RedisConfig& conf
     : ring_(ring), alarms_(alarms), config_(config), listener_(listener) {
   links_.reserve(config_.connections);
   for (unsigned i = 0; i < config_.connections; ++i)
-    links_.push_back(std::make_unique<Link>(*this, i));
+    links_.push_back(std::make_unique<Link>(*this, i, config_.max_value_bytes + kReplyFraming));
 }
 
 RedisClient::~RedisClient() {
@@ -118,20 +121,24 @@ RedisClient::Link* RedisClient::pick() {
   return nullptr;
 }
 
-bool RedisClient::lookup(std::uint64_t token, std::string_view key, std::string_view field) {
+RedisClient::Link* RedisClient::queue(std::uint64_t token,
+                                      std::initializer_list<std::string_view> command) {
   Link* link = pick();
-  if (link == nullptr) {
-    ++stats_.failures;
-    return false;
-  }
+  if (link == nullptr) return nullptr;
   const bool idle = link->pipe.waiting() == 0;
-  if (!link->pipe.command(token, {"HGET", key, field})) {
-    ++stats_.failures;
-    return false;
-  }
+  if (!link->pipe.command(token, command)) return nullptr;
   if (idle) {
     link->progress = Clock::now();
     arm_timeout(*link);
+  }
+  return link;
+}
+
+bool RedisClient::call(std::uint64_t token, std::initializer_list<std::string_view> command) {
+  Link* link = queue(token, command);
+  if (link == nullptr) {
+    ++stats_.failures;
+    return false;
   }
   flush(*link);
   return true;
@@ -139,43 +146,30 @@ bool RedisClient::lookup(std::uint64_t token, std::string_view key, std::string_
 
 void RedisClient::store(std::string_view key, std::string_view field, std::string_view value,
                         milliseconds ttl) {
-  Link* link = pick();
-  if (link == nullptr) {
-    ++stats_.dropped_writes;
-    return;
-  }
-  const bool idle = link->pipe.waiting() == 0;
-  scratch_.resize(24);
-  const auto [end, ec] = std::to_chars(scratch_.data(), scratch_.data() + scratch_.size(),
-                                       std::max<long>(ttl.count(), 1));
-  const std::string_view ttl_text(scratch_.data(), static_cast<std::size_t>(end - scratch_.data()));
+  char digits[24];
+  const auto end =
+      std::to_chars(digits, digits + sizeof digits, std::max<long>(ttl.count(), 1)).ptr;
+  const std::string_view ttl_text(digits, static_cast<std::size_t>(end - digits));
   // NX gives a new hash its expiry; GT lengthens it for a longer-lived variant (a hash without
-  // one counts as infinite for GT alone).
-  if (!link->pipe.command(0, {"HSET", key, field, value}) ||
-      !link->pipe.command(0, {"PEXPIRE", key, ttl_text, "NX"}) ||
+  // one counts as infinite for GT alone). A link takes all three or, when full, none.
+  Link* link = queue(0, {"HSET", key, field, value});
+  if (link == nullptr || !link->pipe.command(0, {"PEXPIRE", key, ttl_text, "NX"}) ||
       !link->pipe.command(0, {"PEXPIRE", key, ttl_text, "GT"})) {
     ++stats_.dropped_writes;
+    if (link != nullptr) flush(*link);
     return;
   }
   ++stats_.writes;
-  if (idle) {
-    link->progress = Clock::now();
-    arm_timeout(*link);
-  }
   flush(*link);
 }
 
 void RedisClient::remove(std::string_view key) {
-  Link* link = pick();
-  if (link == nullptr || !link->pipe.command(0, {"DEL", key})) {
+  Link* link = queue(0, {"DEL", key});
+  if (link == nullptr) {
     ++stats_.dropped_writes;
     return;
   }
   ++stats_.writes;
-  if (link->pipe.waiting() == 1) {
-    link->progress = Clock::now();
-    arm_timeout(*link);
-  }
   flush(*link);
 }
 
@@ -299,21 +293,8 @@ void RedisClient::on_recv(Link& link, int result) {
 }
 
 void RedisClient::answer(std::uint64_t token, const cache::RedisReply* reply) {
-  if (token == 0) return;  // a write's acknowledgement
-  if (reply == nullptr) {
-    ++stats_.failures;
-    listener_.redis_answered(token, std::nullopt);
-  } else if (reply->kind == cache::RedisReply::Kind::kString) {
-    ++stats_.hits;
-    listener_.redis_answered(token, reply->text);
-  } else if (reply->kind == cache::RedisReply::Kind::kNil) {
-    ++stats_.misses;
-    listener_.redis_answered(token, std::nullopt);
-  } else {
-    // -WRONGTYPE and the like: the key holds something this layout did not write.
-    ++stats_.failures;
-    listener_.redis_answered(token, std::nullopt);
-  }
+  if (reply == nullptr) ++stats_.failures;
+  if (token != 0) listener_.redis_answered(token, reply);  // 0: a write's acknowledgement
 }
 
 void RedisClient::fail(Link& link) {

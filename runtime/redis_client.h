@@ -1,7 +1,7 @@
 // RedisClient: a worker's connections to the [cache.redis] server (the cache's L3), driven by
 // the worker's own io_uring: no thread of its own, no blocking call. Commands are pipelined on
-// a few connections, RESP answering strictly in order on each (cache::RedisPipe); the answer to
-// a lookup reaches the worker's Listener with the token it was asked with.
+// a few connections, RESP answering strictly in order on each (cache::RedisPipe); the reply to a
+// call reaches the worker's Listener with the token it was made with.
 //
 // Layout in Redis: every variant of a URI is a field of one hash, so one DEL invalidates them
 // all (as an unsafe method must), on every node that shares the server:
@@ -12,12 +12,13 @@
 //
 // Failure never reaches a request as an error. A server that is down, refuses, is slow (no
 // answer within `timeout` of the oldest command waiting) or sends what is not RESP fails every
-// lookup in flight on that connection (each answered as a miss), and the connection is dropped
-// and retried with backoff, 50 ms doubling to 5 s. While a connection is not up, lookups sent to
-// it fail at once and writes are dropped. Everything is counted (stats()).
+// call in flight on that connection (each answered with no reply), and the connection is
+// dropped and retried with backoff, 50 ms doubling to 5 s. While no connection is up, calls fail
+// at once and writes are dropped. Everything is counted (stats()).
 //
 // Memory is bounded: a connection holds at most kMaxQueuedBytes of unsent commands and
-// kMaxWaiting commands awaiting answers; beyond that, writes are dropped and lookups refused.
+// kMaxWaiting commands awaiting answers; beyond that, writes are dropped and calls refused. A
+// reply may be at most max_value_bytes plus some room for its framing.
 // One thread only: the worker's.
 #pragma once
 
@@ -26,6 +27,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <initializer_list>
 #include <memory>
 #include <optional>
 #include <string>
@@ -43,9 +45,7 @@ struct io_uring_cqe;
 namespace edgefn::runtime {
 
 struct RedisStats {
-  std::uint64_t hits = 0;            // lookups answered with a value
-  std::uint64_t misses = 0;          // lookups answered: no such entry
-  std::uint64_t failures = 0;        // lookups failed: down, timeout, garbage, refused, error
+  std::uint64_t failures = 0;        // calls failed: down, timeout, garbage, refused, error
   std::uint64_t writes = 0;          // stores and removals queued
   std::uint64_t dropped_writes = 0;  // not queued: no connection up, or too much queued
   std::uint64_t connects = 0;        // connections established
@@ -56,9 +56,10 @@ class RedisClient {
  public:
   class Listener {
    public:
-    // The answer to lookup(token): the value (valid during the call only), or nullopt for a
-    // miss or any failure. Called from a completion of the worker's loop, never from lookup().
-    virtual void redis_answered(std::uint64_t token, std::optional<std::string_view> value) = 0;
+    // The reply to call(token), valid during the call only; null when the command failed (no
+    // connection, timeout, garbage). Called from a completion of the worker's loop, never from
+    // within call().
+    virtual void redis_answered(std::uint64_t token, const cache::RedisReply* reply) = 0;
 
    protected:
     ~Listener() = default;
@@ -76,10 +77,10 @@ class RedisClient {
   // Returns the field, a view of `canonical`; nullopt when `canonical` is not a cache key.
   static std::optional<std::string_view> locate(std::string_view canonical, std::string& key);
 
-  // Asks for one field (HGET). True when the question was sent or queued: its answer comes to
-  // the Listener. False when no connection can take it now; count it a miss. `token` must not
-  // be 0. Connects on first use: start-up does nothing for Redis.
-  bool lookup(std::uint64_t token, std::string_view key, std::string_view field);
+  // Sends any command (at most cache::RedisPipe::kMaxArgs words). True when it was sent or
+  // queued: its reply comes to the Listener. False when no connection can take it now. `token`
+  // must not be 0. Connects on first use: start-up does nothing for Redis.
+  bool call(std::uint64_t token, std::initializer_list<std::string_view> command);
   // Stores a field, fire-and-forget: the hash lives at least `ttl` (at least 1 ms).
   void store(std::string_view key, std::string_view field, std::string_view value,
              std::chrono::milliseconds ttl);
@@ -110,6 +111,8 @@ class RedisClient {
   void on_alarm(Link& link);
   void arm_timeout(Link& link);
   void answer(std::uint64_t token, const cache::RedisReply* reply);
+  // Queues `command` on a link that can take it, arming its timeout; null when none can.
+  Link* queue(std::uint64_t token, std::initializer_list<std::string_view> command);
 
   Ring& ring_;
   AlarmQueue& alarms_;
@@ -118,7 +121,6 @@ class RedisClient {
   std::vector<std::unique_ptr<Link>> links_;
   std::size_t next_ = 0;  // round robin
   RedisStats stats_;
-  std::string scratch_;  // a TTL in decimal
 };
 
 }  // namespace edgefn::runtime

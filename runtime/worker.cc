@@ -217,11 +217,9 @@ void Worker::dispatch(io_uring_cqe* cqe) {
   }
 }
 
-void Worker::redis_answered(std::uint64_t token, std::optional<std::string_view> value) {
+void Worker::redis_answered(std::uint64_t token, const cache::RedisReply* reply) {
   const std::uint64_t slot = (token >> 32) - 1;
-  if (slot < slots_.size()) {
-    slots_[slot]->redis_answered(static_cast<std::uint32_t>(token), value);
-  }
+  if (slot < slots_.size()) slots_[slot]->redis_answered(static_cast<std::uint32_t>(token), reply);
 }
 
 void Worker::arm_accept(unsigned listener) {

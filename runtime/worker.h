@@ -122,8 +122,8 @@ class Worker final : private RedisClient::Listener {
   void defer(Connection& connection) { deferred_.push_back(&connection); }
   // Takes a started background refresh; destroyed from the loop once finished.
   void adopt(std::unique_ptr<Refresh> refresh) { refreshes_.push_back(std::move(refresh)); }
-  // The Redis layer, when [cache.redis] is configured (else null). A lookup's token is
-  // redis_token(); its answer reaches the connection's redis_answered().
+  // The Redis layer, when [cache.redis] is configured (else null). A connection's calls carry
+  // redis_token(slot, serial); their replies reach its redis_answered().
   RedisClient* redis() { return redis_ ? &*redis_ : nullptr; }
   static std::uint64_t redis_token(std::uint32_t slot, std::uint32_t serial) {
     return (static_cast<std::uint64_t>(slot) + 1) << 32 | serial;
@@ -173,7 +173,7 @@ class Worker final : private RedisClient::Listener {
 
   // Takes the published App when a reload moved the generation.
   void refresh_app();
-  void redis_answered(std::uint64_t token, std::optional<std::string_view> value) override;
+  void redis_answered(std::uint64_t token, const cache::RedisReply* reply) override;
 
   unsigned id_;
   SharedState& shared_;
