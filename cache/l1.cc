@@ -136,7 +136,7 @@ const L1Cache::Entry* L1Cache::find(const CacheKey& key, TimePoint now) {
 }
 
 bool L1Cache::insert(const CacheKey& key, std::string_view response, const Lifetime& lifetime,
-                     std::uint64_t tag) {
+                     std::uint64_t tag, std::uint64_t mark) {
   const std::size_t key_size = key.bytes().size();
   const std::size_t limit = max_entry_bytes_;
   const bool too_large = limit < kEntryOverhead || key_size > limit - kEntryOverhead ||
@@ -162,6 +162,7 @@ bool L1Cache::insert(const CacheKey& key, std::string_view response, const Lifet
   Entry* entry = new (block)
       Entry(key.hash(), static_cast<std::uint32_t>(key_size), response.size(), life, kNoSlot);
   entry->tag_ = tag;
+  entry->mark_ = mark;
   if (key_size > 0) std::memcpy(entry->bytes(), key.bytes().data(), key_size);
   if (!response.empty()) std::memcpy(entry->bytes() + key_size, response.data(), response.size());
   erase(key);  // `key` and `response` must not be read past this point

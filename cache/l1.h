@@ -51,6 +51,9 @@ class L1Cache {
     // The caller's word stored with the entry (the runtime keeps the URI's invalidation
     // generation there).
     std::uint64_t tag() const { return tag_; }
+    // A second word of the caller's, which it may change in place (set_mark): the runtime keeps
+    // the purge sequence the entry has been checked against there.
+    std::uint64_t mark() const { return mark_; }
     bool fresh(TimePoint now) const { return now < lifetime_.fresh_until; }
     // Time since stored_at, never negative.
     Clock::duration age(TimePoint now) const {
@@ -74,6 +77,7 @@ class L1Cache {
 
     std::uint64_t hash_;
     std::uint64_t tag_ = 0;
+    std::uint64_t mark_ = 0;
     Lifetime lifetime_;
     std::size_t response_size_;
     std::uint32_t key_size_;
@@ -85,7 +89,7 @@ class L1Cache {
   // (counted twice: the slab grows by doubling), its share of the index (up to four 8-byte
   // buckets: the index runs between 1/4 and 1/2 full) and the allocator's own header. l1.cc
   // checks the parts fit. The index and slab keep their peak size until clear().
-  static constexpr std::size_t kEntryOverhead = 144;
+  static constexpr std::size_t kEntryOverhead = 152;
   static constexpr double kDefaultMaxEntryFraction = 1.0 / 8;
 
   // A cache holding at most `budget_bytes` (keys + responses + kEntryOverhead per entry), which
@@ -117,7 +121,10 @@ class L1Cache {
   // stored_at, or when memory runs out. A stale_until before fresh_until is raised to fresh_until.
   // Allocates the entry (one allocation) and, when the index must grow, the index.
   bool insert(const CacheKey& key, std::string_view response, const Lifetime& lifetime,
-              std::uint64_t tag = 0);
+              std::uint64_t tag = 0, std::uint64_t mark = 0);
+
+  // Changes an entry's mark (see Entry::mark). Allocates nothing.
+  void set_mark(const Entry& entry, std::uint64_t mark) { const_cast<Entry&>(entry).mark_ = mark; }
 
   // Removes the entry for `key`; false if there was none. Allocates nothing.
   bool erase(const CacheKey& key);

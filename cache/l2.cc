@@ -301,10 +301,10 @@ void reject(ShardType& shard, const CacheKey& key) {
 // The shared value for an insert, built before any lock is taken; null when memory is out (a
 // response too big for what is left is a miss to cache, not an error to throw).
 L2Ref make_value(const CacheKey& key, std::string_view blob, const Lifetime& lifetime,
-                 std::uint64_t tag) {
+                 std::uint64_t tag, std::uint64_t mark) {
   try {
     return std::make_shared<L2Value>(std::string(key.bytes()), std::string(blob), lifetime,
-                                     key.hash(), tag);
+                                     key.hash(), tag, mark);
   } catch (const std::bad_alloc&) {
     return nullptr;
   }
@@ -379,7 +379,7 @@ L2Ref L2Cache::find(const CacheKey& key, TimePoint now) {
 }
 
 bool L2Cache::insert(const CacheKey& key, std::string_view blob, const Lifetime& lifetime,
-                     std::uint64_t tag) {
+                     std::uint64_t tag, std::uint64_t mark) {
   Shard& shard = shards_[shard_index(key.hash())];
   const std::size_t key_size = key.bytes().size();
   const std::size_t limit = max_entry_bytes_;
@@ -393,7 +393,7 @@ bool L2Cache::insert(const CacheKey& key, std::string_view blob, const Lifetime&
   }
   // Copied before the lock: `key` and `blob` may view a value of this cache (a 304 revalidation
   // re-stores the bytes it found), which the caller's reference keeps alive meanwhile.
-  L2Ref value = make_value(key, blob, life, tag);
+  L2Ref value = make_value(key, blob, life, tag, mark);
   if (value == nullptr) {
     reject(shard, key);
     return false;

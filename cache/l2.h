@@ -32,7 +32,8 @@ struct L2Value {
   std::string blob;
   Lifetime lifetime;
   std::uint64_t hash = 0;
-  std::uint64_t tag = 0;  // the caller's word, as L1Cache::Entry::tag
+  std::uint64_t tag = 0;   // the caller's word, as L1Cache::Entry::tag
+  std::uint64_t mark = 0;  // and its second, as L1Cache::Entry::mark (fixed here: immutable)
   bool fresh(TimePoint now) const { return now < lifetime.fresh_until; }
 };
 
@@ -54,7 +55,7 @@ class L2Cache {
   static constexpr std::size_t kShards = 16;
   // Charged per entry beyond its key and blob: the value, its control block, index and list
   // share, and allocator headers (l2.cc checks the parts fit).
-  static constexpr std::size_t kEntryOverhead = 192;
+  static constexpr std::size_t kEntryOverhead = 200;
 
   // At most `budget_bytes` over all shards (each shard budget_bytes / kShards); an entry
   // charging more than budget_bytes * max_entry_fraction, or more than one shard's budget, is
@@ -73,7 +74,7 @@ class L2Cache {
   // value for the key and evicting the shard's least recently used values until it fits.
   // False, and no value left for the key, when too large or when stale_until <= stored_at.
   bool insert(const CacheKey& key, std::string_view blob, const Lifetime& lifetime,
-              std::uint64_t tag = 0);
+              std::uint64_t tag = 0, std::uint64_t mark = 0);
 
   // Removes the value for `key`; false if there was none.
   bool erase(const CacheKey& key);

@@ -1,8 +1,14 @@
 // Admin pages. Liveness is the process answering; readiness ends when a drain starts.
 #include "runtime/admin.h"
 
+#include <chrono>
+#include <vector>
+
+#include "cache/purge.h"
+#include "functions/api/ascii.h"
 #include "functions/api/json.h"
 #include "functions/api/response.h"
+#include "runtime/redis_client.h"
 #include "runtime/worker.h"
 
 namespace edgefn::runtime {
@@ -23,7 +29,13 @@ void respond_json(std::string& out, int status, std::string_view body,
 
 void respond_admin(std::string_view method, std::string_view path, const SharedState& shared,
                    const App& app, std::string& out, const http::ResponseFraming& framing) {
-  const bool known = path == "/healthz" || path == "/readyz" || path == "/functions";
+  const bool known =
+      path == "/healthz" || path == "/readyz" || path == "/functions" || path == "/purge";
+  if (path == "/purge") {
+    // Routed by the connection to respond_purge; reaching here is a method it does not take.
+    http::write_error(out, 405, "method not allowed for this path", framing, "Allow: POST\r\n");
+    return;
+  }
   if (!known) {
     http::write_error(out, 404, "no such admin page", framing);
     return;
@@ -44,6 +56,166 @@ void respond_admin(std::string_view method, std::string_view path, const SharedS
   } else {
     respond_json(out, 200, functions_json(app), framing);
   }
+}
+
+namespace {
+
+int hex_digit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// application/x-www-form-urlencoded: '+' is a space, %XX a byte; false on a bad escape.
+bool form_decode(std::string_view text, std::string& out) {
+  out.clear();
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '+') {
+      out.push_back(' ');
+    } else if (text[i] != '%') {
+      out.push_back(text[i]);
+    } else if (i + 2 < text.size() && hex_digit(text[i + 1]) >= 0 && hex_digit(text[i + 2]) >= 0) {
+      out.push_back(static_cast<char>(hex_digit(text[i + 1]) * 16 + hex_digit(text[i + 2])));
+      i += 2;
+    } else {
+      return false;
+    }
+  }
+  return true;
+}
+
+// The Redis side of a purge, one script per rule: Redis keys name a URI (cache key layout in
+// runtime/redis_client.h), so paths and prefixes are found by scanning them, and a tag's URIs
+// are the members of the set stored beside them (see store_response).
+constexpr std::string_view kPurgeScript = R"lua(
+local mode, text, host = ARGV[1], ARGV[2], ARGV[3]
+if mode == "tag" then
+  local members = redis.call("SMEMBERS", KEYS[1])
+  for _, key in ipairs(members) do redis.call("DEL", key) end
+  redis.call("DEL", KEYS[1])
+  return #members
+end
+local cursor, deleted = "0", 0
+repeat
+  local page = redis.call("SCAN", cursor, "MATCH", "edgefn:v2|*", "COUNT", 1000)
+  cursor = page[1]
+  for _, key in ipairs(page[2]) do
+    local fields, at = {}, 11
+    for i = 1, 4 do
+      local colon = string.find(key, ":", at, true)
+      local length = colon and tonumber(string.sub(key, at, colon - 1))
+      if not length then break end
+      fields[i] = string.sub(key, colon + 1, colon + length)
+      at = colon + length + 2
+    end
+    local key_host, path = fields[3], fields[4]
+    if key_host and host ~= "" and key_host ~= "" then
+      key_host = string.gsub(key_host, ":%d+$", "")
+    end
+    if path and (host == "" or key_host == "" or key_host == host) and
+       (mode == "all" or (mode == "path" and path == text) or
+        (mode == "prefix" and string.sub(path, 1, #text) == text)) then
+      redis.call("DEL", key)
+      deleted = deleted + 1
+    end
+  end
+until cursor == "0"
+return deleted
+)lua";
+
+void purge_redis(RedisClient& redis, std::string_view mode, std::string_view text,
+                 std::string_view host) {
+  // Fire and forget (token 0): this node already serves nothing the purge matches.
+  if (mode == "tag") {
+    const std::string key = std::string(kRedisTagPrefix) + std::string(text);
+    redis.call(0, {"EVAL", kPurgeScript, "1", key, mode, text, host});
+  } else {
+    redis.call(0, {"EVAL", kPurgeScript, "0", mode, text, host});
+  }
+}
+
+}  // namespace
+
+void respond_purge(std::string_view method, std::string_view query, SharedState& shared,
+                   RedisClient* redis, std::string& out, const http::ResponseFraming& framing) {
+  if (method != "POST") {
+    http::write_error(out, 405, "method not allowed for this path", framing, "Allow: POST\r\n");
+    return;
+  }
+  std::vector<cache::PurgeRule> rules;
+  std::string host;
+  bool all = false;
+  std::string name;
+  std::string value;
+  while (!query.empty()) {
+    const std::size_t amp = query.find('&');
+    const std::string_view pair = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
+    if (pair.empty()) continue;
+    const std::size_t eq = pair.find('=');
+    if (!form_decode(pair.substr(0, eq), name) ||
+        !form_decode(eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1),
+                     value)) {
+      http::write_error(out, 400, "invalid percent-encoding in the query", framing);
+      return;
+    }
+    if (name == "host") {
+      host.clear();
+      for (char c : value)
+        host.push_back(api::ascii::to_lower(c));
+    } else if (name == "all") {
+      all = value == "1" || value == "true";
+    } else if (name == "path" || name == "prefix" || name == "tag") {
+      if (value.empty() || (name != "tag" && !value.starts_with('/'))) {
+        http::write_error(
+            out, 400,
+            name == "tag" ? "a tag must not be empty" : "a path or prefix must start with \"/\"",
+            framing);
+        return;
+      }
+      rules.push_back({.kind = name == "path"     ? cache::PurgeRule::Kind::kPath
+                               : name == "prefix" ? cache::PurgeRule::Kind::kPrefix
+                                                  : cache::PurgeRule::Kind::kTag,
+                       .text = value,
+                       .host = {}});
+    } else {
+      http::write_error(
+          out, 400, "unknown parameter \"" + name + "\"; expected path, prefix, tag, host or all",
+          framing);
+      return;
+    }
+  }
+  if (rules.empty() && !all) {
+    http::write_error(out, 400, "nothing to purge: give path, prefix, tag or all=1", framing);
+    return;
+  }
+  for (cache::PurgeRule& rule : rules) {
+    if (rule.kind != cache::PurgeRule::Kind::kTag) rule.host = host;
+  }
+  std::uint64_t sequence = shared.purges.latest();
+  if (all) {
+    shared.invalidations.invalidate_all();
+  } else {
+    const auto wall = std::chrono::system_clock::now().time_since_epoch();
+    sequence = shared.purges.add(
+        rules, std::chrono::duration_cast<std::chrono::milliseconds>(wall).count());
+  }
+  if (redis != nullptr) {
+    if (all) purge_redis(*redis, "all", "", "");
+    for (const cache::PurgeRule& rule : all ? std::vector<cache::PurgeRule>{} : rules) {
+      const std::string_view mode = rule.kind == cache::PurgeRule::Kind::kPath     ? "path"
+                                    : rule.kind == cache::PurgeRule::Kind::kPrefix ? "prefix"
+                                                                                   : "tag";
+      purge_redis(*redis, mode, rule.text, rule.host);
+    }
+  }
+  std::string body = "{\"purged\":";
+  body += all ? "\"all\"" : std::to_string(rules.size());
+  body += ",\"sequence\":";
+  body += std::to_string(sequence);
+  body += "}\n";
+  respond_json(out, 200, body, framing);
 }
 
 std::string functions_json(const App& app) {

@@ -1,5 +1,5 @@
-// The admin listener's pages: /healthz, /readyz, /functions. Served by one worker on the admin
-// socket with the same HTTP codec as public traffic.
+// The admin listener's pages: /healthz, /readyz, /functions, and POST /purge. Served by one
+// worker on the admin socket with the same HTTP codec as public traffic.
 #pragma once
 
 #include <string>
@@ -10,12 +10,21 @@
 
 namespace edgefn::runtime {
 
+class RedisClient;
 class SharedState;
 
 // Appends the response to an admin request for `path` (raw, query ignored) to `out`; `app` is
 // the one the worker serves new requests with.
 void respond_admin(std::string_view method, std::string_view path, const SharedState& shared,
                    const App& app, std::string& out, const http::ResponseFraming& framing);
+
+// POST /purge?path=P | prefix=P | tag=T [&host=H] | all=1, any number of path, prefix and tag
+// parameters at once (values percent-decoded): makes the matching stored responses unusable on
+// every worker and in L2 at once (cache/purge.h), and deletes them from Redis in the background
+// through `redis` when there is a Redis layer (null: none). Appends the response to `out`: 200
+// {"purged":N,"sequence":S} (N: the rules added), or a JSON error (400, 405).
+void respond_purge(std::string_view method, std::string_view query, SharedState& shared,
+                   RedisClient* redis, std::string& out, const http::ResponseFraming& framing);
 
 // The /functions document: {"functions":[{"name","module","host","routes":[...]}...]}.
 std::string functions_json(const App& app);

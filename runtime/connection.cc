@@ -499,6 +499,7 @@ bool Connection::answer_from_cache(const http::RequestHead& head, const Function
   // Taken before the function runs: an invalidation while it runs leaves what it returns
   // already outdated in every layer.
   cache_generation_ = worker_.shared().invalidations.generation(cache_uri_slot_);
+  cache_purge_mark_ = worker_.shared().purges.latest();
   cache_role_ = get ? CacheRole::kStore : CacheRole::kMiss;
 
   const auto now = Clock::now();
@@ -506,7 +507,7 @@ bool Connection::answer_from_cache(const http::RequestHead& head, const Function
   hit.hit = true;
   stale_.reset();
   if (const cache::L1Cache::Entry* entry = worker_.l1().find(cache_key_, now)) {
-    if (entry->tag() == cache_generation_) {
+    if (entry->tag() == cache_generation_ && !purged(*entry)) {
       if (entry->fresh(now)) {
         hit.detail = "l1";
         if (respond_stored(headers, entry->response(), entry->lifetime(), now, hit)) return true;
@@ -523,14 +524,15 @@ bool Connection::answer_from_cache(const http::RequestHead& head, const Function
             .lifetime = entry->lifetime(),
             .hash = entry->hash(),
             .tag = entry->tag(),
+            .mark = entry->mark(),
         });
       }
     }
   }
   if (cache::L2Ref value = worker_.shared().l2.find(cache_key_, now)) {
-    if (value->tag == cache_generation_) {
+    if (value->tag == cache_generation_ && !purged(*value)) {
       if (value->fresh(now)) {
-        worker_.l1().insert(cache_key_, value->blob, value->lifetime, value->tag);
+        worker_.l1().insert(cache_key_, value->blob, value->lifetime, value->tag, value->mark);
         hit.detail = "l2";
         if (respond_stored(headers, value->blob, value->lifetime, now, hit)) return true;
       } else if (revalidating(value->lifetime, policy, now)) {
@@ -593,9 +595,12 @@ bool Connection::answer_from_redis(const http::RequestHead& head) {
   const auto now = Clock::now();
   const cache::Lifetime lifetime =
       cache::to_lifetime(stored->times, now, std::chrono::system_clock::now());
-  // An unsafe method invalidated the URI while Redis answered: what it holds is outdated too.
+  // An unsafe method invalidated the URI while Redis answered, or a purge came after it was
+  // stored: what Redis holds is outdated too.
   if (now >= lifetime.stale_until ||
-      worker_.shared().invalidations.generation(cache_uri_slot_) != cache_generation_) {
+      worker_.shared().invalidations.generation(cache_uri_slot_) != cache_generation_ ||
+      worker_.shared().purges.purged_since(stored->times.stored_at_unix_ms, cache_key_.bytes(),
+                                           stored->header_lines)) {
     return false;
   }
   const CachePolicyDecl& policy = *app().functions()[match_.target].cache;
@@ -604,8 +609,9 @@ bool Connection::answer_from_redis(const http::RequestHead& head) {
   hit.hit = true;
   hit.detail = "redis";
   if (lifetime.fresh_until > now) {
-    worker_.shared().l2.insert(cache_key_, redis_value_, lifetime, cache_generation_);
-    worker_.l1().insert(cache_key_, redis_value_, lifetime, cache_generation_);
+    worker_.shared().l2.insert(cache_key_, redis_value_, lifetime, cache_generation_,
+                               cache_purge_mark_);
+    worker_.l1().insert(cache_key_, redis_value_, lifetime, cache_generation_, cache_purge_mark_);
     land_flight();  // the followers find it in L2
     return respond_stored(headers, redis_value_, lifetime, now, hit);
   }
@@ -622,6 +628,7 @@ bool Connection::answer_from_redis(const http::RequestHead& head) {
         .lifetime = lifetime,
         .hash = cache_key_.hash(),
         .tag = cache_generation_,
+        .mark = cache_purge_mark_,
     });
   }
   return false;
@@ -644,6 +651,28 @@ void Connection::invalidate_redis(const Function& function) {
   if (RedisClient::locate(uri.bytes(), key)) redis->remove(key);
 }
 
+bool Connection::purged(const cache::L1Cache::Entry& entry) {
+  const cache::PurgeList& purges = worker_.shared().purges;
+  const std::uint64_t latest = purges.latest();
+  if (entry.mark() >= latest) return false;  // the usual case: no purge since it was checked
+  const std::optional<cache::StoredView> stored = cache::decode_stored(entry.response());
+  if (purges.purged(entry.mark(), entry.key(), stored ? stored->header_lines : "")) {
+    worker_.l1().erase(cache_key_);
+    return true;
+  }
+  worker_.l1().set_mark(entry, latest);  // checked against every purge up to `latest`
+  return false;
+}
+
+bool Connection::purged(const cache::L2Value& value) {
+  const cache::PurgeList& purges = worker_.shared().purges;
+  if (value.mark >= purges.latest()) return false;
+  const std::optional<cache::StoredView> stored = cache::decode_stored(value.blob);
+  if (!purges.purged(value.mark, value.key, stored ? stored->header_lines : "")) return false;
+  worker_.shared().l2.erase(cache_key_);
+  return true;
+}
+
 bool Connection::revalidating(const cache::Lifetime& lifetime, const CachePolicyDecl& policy,
                               Clock::time_point now) {
   return policy.stale_while_revalidate.count() != 0 && now < lifetime.stale_until &&
@@ -654,7 +683,7 @@ void Connection::refresh_in_background(const http::RequestHead& head) {
   // One refresh per key on the node: when a flight is under way (a refresh, or a miss after an
   // invalidation), it will store the new answer.
   if (!worker_.shared().flights.try_lead(cache_key_)) return;
-  Refresh::start(worker_, app_, match_.target, make_request(head), cache_key_, cache_generation_);
+  Refresh::start(worker_, app_, match_.target, make_request(head), cache_key_, stamp());
 }
 
 void Connection::follow_landed() {
@@ -738,7 +767,7 @@ void Connection::cache_response(const api::Response& response) {
       break;
   }
   const StoreOutcome outcome = store_response(worker_, *app().functions()[match_.target].cache,
-                                              cache_key_, cache_generation_, response);
+                                              cache_key_, stamp(), response);
   if (outcome.verdict != cache::StoreVerdict::kStore) {
     status.detail = cache::describe(outcome.verdict);
   } else if (outcome.stored) {
@@ -865,8 +894,13 @@ void Connection::respond_unavailable(std::string_view message) {
 
 void Connection::serve_admin(const http::RequestHead& head) {
   const bool keep_alive = keep_alive_ && !drain_;
-  respond_admin(head.method, head.path, worker_.shared(), *worker_.app_handle(), out_pending_,
-                framing(keep_alive));
+  if (head.path == "/purge" && head.method == "POST") {
+    respond_purge(head.method, head.query, worker_.shared(), worker_.redis(), out_pending_,
+                  framing(keep_alive));
+  } else {
+    respond_admin(head.method, head.path, worker_.shared(), *worker_.app_handle(), out_pending_,
+                  framing(keep_alive));
+  }
   finish_request(keep_alive);
 }
 

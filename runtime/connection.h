@@ -32,6 +32,7 @@
 #include "runtime/http_parser.h"
 #include "runtime/http_writer.h"
 #include "runtime/log.h"
+#include "runtime/response_store.h"
 #include "runtime/timer_list.h"
 
 struct io_uring_cqe;
@@ -121,6 +122,11 @@ class Connection {
   void run_function(const http::RequestHead& head);
   void start_function();
   api::Request make_request(const http::RequestHead& head);
+  // Whether a stored response was purged since its request began (cache/purge.h); a purged one
+  // is removed from its layer. An L1 entry that was not is marked checked.
+  bool purged(const cache::L1Cache::Entry& entry);
+  bool purged(const cache::L2Value& value);
+  StoreStamp stamp() const { return {cache_generation_, cache_purge_mark_}; }
   // Within the policy's stale_while_revalidate window: serve, and refresh in the background.
   static bool revalidating(const cache::Lifetime& lifetime, const CachePolicyDecl& policy,
                            cache::TimePoint now);
@@ -242,6 +248,7 @@ class Connection {
   cache::CacheKey cache_key_;
   std::size_t cache_uri_slot_ = 0;
   std::uint64_t cache_generation_ = 0;  // of the URI when the request started
+  std::uint64_t cache_purge_mark_ = 0;  // the newest purge then
   bool leading_ = false;                // leads the flight for cache_key_: must land it
   bool following_ = false;              // waits for another request's flight for cache_key_
   bool coalesced_ = false;              // followed once already: no second wait

@@ -135,6 +135,7 @@ RedisClient::Link* RedisClient::queue(std::uint64_t token,
 }
 
 bool RedisClient::call(std::uint64_t token, std::initializer_list<std::string_view> command) {
+  // Token 0 carries no reply back (answer() drops it), as for the writes.
   Link* link = queue(token, command);
   if (link == nullptr) {
     ++stats_.failures;
@@ -146,13 +147,22 @@ bool RedisClient::call(std::uint64_t token, std::initializer_list<std::string_vi
 
 void RedisClient::store(std::string_view key, std::string_view field, std::string_view value,
                         milliseconds ttl) {
+  write_with_expiry({"HSET", key, field, value}, key, ttl);
+}
+
+void RedisClient::add_member(std::string_view key, std::string_view member, milliseconds ttl) {
+  write_with_expiry({"SADD", key, member}, key, ttl);
+}
+
+void RedisClient::write_with_expiry(std::initializer_list<std::string_view> command,
+                                    std::string_view key, milliseconds ttl) {
   char digits[24];
   const auto end =
       std::to_chars(digits, digits + sizeof digits, std::max<long>(ttl.count(), 1)).ptr;
   const std::string_view ttl_text(digits, static_cast<std::size_t>(end - digits));
-  // NX gives a new hash its expiry; GT lengthens it for a longer-lived variant (a hash without
-  // one counts as infinite for GT alone). A link takes all three or, when full, none.
-  Link* link = queue(0, {"HSET", key, field, value});
+  // NX gives a new key its expiry; GT lengthens it for a longer-lived member (a key without
+  // one counts as infinite for GT alone). A link takes all three or, when full, not the rest.
+  Link* link = queue(0, command);
   if (link == nullptr || !link->pipe.command(0, {"PEXPIRE", key, ttl_text, "NX"}) ||
       !link->pipe.command(0, {"PEXPIRE", key, ttl_text, "GT"})) {
     ++stats_.dropped_writes;

@@ -44,6 +44,9 @@ struct io_uring_cqe;
 
 namespace edgefn::runtime {
 
+// The set of a Cache-Tag's URI keys: "edgefn:tag:" + the tag (see store_response).
+inline constexpr std::string_view kRedisTagPrefix = "edgefn:tag:";
+
 struct RedisStats {
   std::uint64_t failures = 0;        // calls failed: down, timeout, garbage, refused, error
   std::uint64_t writes = 0;          // stores and removals queued
@@ -78,12 +81,14 @@ class RedisClient {
   static std::optional<std::string_view> locate(std::string_view canonical, std::string& key);
 
   // Sends any command (at most cache::RedisPipe::kMaxArgs words). True when it was sent or
-  // queued: its reply comes to the Listener. False when no connection can take it now. `token`
-  // must not be 0. Connects on first use: start-up does nothing for Redis.
+  // queued: its reply comes to the Listener, unless `token` is 0 (no reply wanted). False when
+  // no connection can take it now. Connects on first use: start-up does nothing for Redis.
   bool call(std::uint64_t token, std::initializer_list<std::string_view> command);
   // Stores a field, fire-and-forget: the hash lives at least `ttl` (at least 1 ms).
   void store(std::string_view key, std::string_view field, std::string_view value,
              std::chrono::milliseconds ttl);
+  // Adds `member` to the set `key`, fire-and-forget: the set lives at least `ttl`.
+  void add_member(std::string_view key, std::string_view member, std::chrono::milliseconds ttl);
   // Deletes a URI's hash, every variant with it; fire-and-forget.
   void remove(std::string_view key);
 
@@ -92,6 +97,8 @@ class RedisClient {
   void on_completion(Op op, std::uint32_t index, int result);
 
   const RedisStats& stats() const { return stats_; }
+  // Scratch for a key the caller composes; reused.
+  std::string& tag_scratch() { return tag_scratch_; }
   // Connections up now.
   unsigned connected() const;
 
@@ -113,6 +120,9 @@ class RedisClient {
   void answer(std::uint64_t token, const cache::RedisReply* reply);
   // Queues `command` on a link that can take it, arming its timeout; null when none can.
   Link* queue(std::uint64_t token, std::initializer_list<std::string_view> command);
+  // Queues `command` for `key` and the expiry that keeps the key at least `ttl`, then sends.
+  void write_with_expiry(std::initializer_list<std::string_view> command, std::string_view key,
+                         std::chrono::milliseconds ttl);
 
   Ring& ring_;
   AlarmQueue& alarms_;
@@ -121,6 +131,7 @@ class RedisClient {
   std::vector<std::unique_ptr<Link>> links_;
   std::size_t next_ = 0;  // round robin
   RedisStats stats_;
+  std::string tag_scratch_;
 };
 
 }  // namespace edgefn::runtime

@@ -29,22 +29,22 @@ std::string_view view(const std::string& bytes, Span span) {
 
 void Refresh::start(Worker& worker, std::shared_ptr<const App> app, std::uint32_t function,
                     const api::Request& request, const cache::CacheKey& key,
-                    std::uint64_t generation) {
+                    const StoreStamp& stamp) {
   std::unique_ptr<Refresh> refresh(
-      new Refresh(worker, std::move(app), function, request, key, generation));
+      new Refresh(worker, std::move(app), function, request, key, stamp));
   Refresh& started = *refresh;
   worker.adopt(std::move(refresh));
   started.run();
 }
 
 Refresh::Refresh(Worker& worker, std::shared_ptr<const App> app, std::uint32_t function,
-                 const api::Request& request, const cache::CacheKey& key, std::uint64_t generation)
+                 const api::Request& request, const cache::CacheKey& key, const StoreStamp& stamp)
     : worker_(worker),
       app_(std::move(app)),
       function_(app_->functions()[function]),
       key_bytes_(key.bytes()),
       key_(cache::CacheKey::with_hash(key_bytes_, key.hash())),
-      generation_(generation),
+      stamp_(stamp),
       logger_(worker.log(), function_.name) {
   // One buffer for every string, sized first so that views into it stay valid.
   std::size_t total = request.target.size() + request.path.size() + request.query.size() +
@@ -108,7 +108,7 @@ void Refresh::handler_done(const api::Response& response) {
   worker_.alarms().cancel(timeout_);
   // A failing refresh leaves the stale answer in place (and in use while stale windows last).
   if (response.status < 500) {
-    store_response(worker_, *function_.cache, key_, generation_, response);
+    store_response(worker_, *function_.cache, key_, stamp_, response);
   }
   finish();
 }

@@ -23,6 +23,7 @@
 #include "functions/api/module.h"
 #include "runtime/app.h"
 #include "runtime/log.h"
+#include "runtime/response_store.h"
 
 namespace edgefn::runtime {
 
@@ -34,7 +35,7 @@ class Refresh {
   // FlightTable::lead_or_follow returned true) and starts the function.
   static void start(Worker& worker, std::shared_ptr<const App> app, std::uint32_t function,
                     const api::Request& request, const cache::CacheKey& key,
-                    std::uint64_t generation);
+                    const StoreStamp& stamp);
 
   ~Refresh();
   Refresh(const Refresh&) = delete;
@@ -50,7 +51,7 @@ class Refresh {
 
  private:
   Refresh(Worker& worker, std::shared_ptr<const App> app, std::uint32_t function,
-          const api::Request& request, const cache::CacheKey& key, std::uint64_t generation);
+          const api::Request& request, const cache::CacheKey& key, const StoreStamp& stamp);
   void run();
   void finish();
 
@@ -72,7 +73,7 @@ class Refresh {
   api::Request request_;
   std::string key_bytes_;
   cache::CacheKey key_;
-  std::uint64_t generation_;
+  StoreStamp stamp_;
   std::pmr::monotonic_buffer_resource arena_;
   FunctionLogger logger_;
   std::optional<api::Context> context_;

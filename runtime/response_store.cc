@@ -9,8 +9,34 @@
 
 namespace edgefn::runtime {
 
+namespace {
+
+// A purge by tag deletes the URIs listed in the tag's set (runtime/admin.cc): each tag of a
+// stored response adds its URI key there. Capped, as a Cache-Tag is the function's to write.
+constexpr int kMaxTagsPerResponse = 32;
+
+void store_tags(RedisClient& redis, std::string_view tags, std::string_view uri_key,
+                std::chrono::milliseconds ttl) {
+  std::string& set = redis.tag_scratch();
+  for (int count = 0; !tags.empty() && count < kMaxTagsPerResponse;) {
+    const std::size_t comma = tags.find(',');
+    std::string_view tag = tags.substr(0, comma);
+    tags = comma == std::string_view::npos ? std::string_view{} : tags.substr(comma + 1);
+    while (!tag.empty() && (tag.front() == ' ' || tag.front() == '\t'))
+      tag.remove_prefix(1);
+    while (!tag.empty() && (tag.back() == ' ' || tag.back() == '\t'))
+      tag.remove_suffix(1);
+    if (tag.empty()) continue;
+    set.assign(kRedisTagPrefix).append(tag);
+    redis.add_member(set, uri_key, ttl);
+    ++count;
+  }
+}
+
+}  // namespace
+
 StoreOutcome store_response(Worker& worker, const CachePolicyDecl& policy,
-                            const cache::CacheKey& key, std::uint64_t generation,
+                            const cache::CacheKey& key, const StoreStamp& stamp,
                             const api::Response& response) {
   const cache::RoutePolicy route{.ttl = policy.ttl,
                                  .stale_while_revalidate = policy.stale_while_revalidate,
@@ -35,15 +61,18 @@ StoreOutcome store_response(Worker& worker, const CachePolicyDecl& policy,
       blob, response.status, lines, response.body,
       cache::to_stored_times(plan.lifetime, now, std::chrono::system_clock::now()));
   if (blob.empty()) return outcome;
-  outcome.stored = worker.l1().insert(key, blob, plan.lifetime, generation) |
-                   worker.shared().l2.insert(key, blob, plan.lifetime, generation);
+  outcome.stored =
+      worker.l1().insert(key, blob, plan.lifetime, stamp.generation, stamp.purge_mark) |
+      worker.shared().l2.insert(key, blob, plan.lifetime, stamp.generation, stamp.purge_mark);
   if (RedisClient* redis = worker.redis()) {
     // Sent behind the response, never before it: the client's answer does not wait for Redis.
     std::string& redis_key = worker.redis_key_scratch();
     const std::optional<std::string_view> field = RedisClient::locate(key.bytes(), redis_key);
     if (field && blob.size() <= worker.shared().cache.redis->max_value_bytes) {
-      redis->store(redis_key, *field, blob,
-                   std::chrono::ceil<std::chrono::milliseconds>(plan.lifetime.stale_until - now));
+      const auto ttl =
+          std::chrono::ceil<std::chrono::milliseconds>(plan.lifetime.stale_until - now);
+      redis->store(redis_key, *field, blob, ttl);
+      store_tags(*redis, response.header("cache-tag"), redis_key, ttl);
       outcome.stored = true;
     }
   }

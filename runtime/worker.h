@@ -19,6 +19,7 @@
 #include "cache/invalidation.h"
 #include "cache/l1.h"
 #include "cache/l2.h"
+#include "cache/purge.h"
 #include "runtime/alarm_queue.h"
 #include "runtime/app.h"
 #include "runtime/connection.h"
@@ -53,6 +54,7 @@ class SharedState {
   cache::L2Cache l2;
   cache::Invalidations invalidations;
   cache::FlightTable flights;  // misses being answered now: one function run per key
+  cache::PurgeList purges;     // POST /purge on the admin listener
 
   // The App new requests are served with. A reload publishes a new one (any thread) and wakes
   // every worker; a worker takes it when it sees the generation move, and requests already

@@ -107,7 +107,10 @@ class RedisTest : public ::testing::Test {
                         << "timeout = \"" << timeout << "\"\nconnections = 2\n\n"
                         << "[functions.page]\nmodule = \"echo\"\n"
                         << "routes = [\"GET /page/*rest\", \"POST /page/*rest\"]\n"
-                        << "cache = { ttl = \"60s\", vary = [\"accept-language\"] }\n";
+                        << "cache = { ttl = \"60s\", vary = [\"accept-language\"] }\n\n"
+                        << "[functions.tagged]\nmodule = \"static\"\nroutes = [\"GET /tag/:id\"]\n"
+                        << "config = { body = \"t\", headers = [\"Cache-Tag: t1\"] }\n"
+                        << "cache = { ttl = \"60s\" }\n";
     return path;
   }
 
@@ -210,6 +213,44 @@ TEST_F(RedisTest, ADeadRedisIsAMissAndARestartedOneIsUsedAgain) {
     return !stored_keys().empty();
   }));
   restarted.kill();
+}
+
+TEST_F(RedisTest, PurgesDeleteFromRedisToo) {
+  ASSERT_TRUE(redis_.start(redis_port_));
+  ASSERT_TRUE(server_.start(manifest(redis_port_)));
+  for (std::string_view target : {"/page/p1", "/page/p2", "/page/q", "/tag/1"}) {
+    ASSERT_EQ(get(server_.port(), target, "1").status, 200);
+  }
+  const auto keys = [&] { return redis_cli(redis_port_, {"KEYS", "edgefn:*"}); };
+  const auto has = [&](std::string_view path) {
+    return keys().find("," + std::to_string(path.size()) + ":" + std::string(path) + ",") !=
+           std::string::npos;
+  };
+  ASSERT_TRUE(eventually([&] { return has("/page/p1") && has("/page/p2") && has("/page/q"); }));
+  ASSERT_TRUE(
+      eventually([&] { return has("/tag/1") && keys().find("edgefn:tag:t1") != keys().npos; }));
+
+  const auto purge = [&](std::string_view query) {
+    HttpResponse response;
+    EXPECT_TRUE(exchange(server_.admin_port(),
+                         "POST /purge?" + std::string(query) +
+                             " HTTP/1.1\r\nHost: admin\r\nContent-Length: 0\r\n\r\n",
+                         response));
+    return response.status;
+  };
+  EXPECT_EQ(purge("prefix=/page/p"), 200);
+  EXPECT_TRUE(eventually([&] { return !has("/page/p1") && !has("/page/p2"); }));
+  EXPECT_TRUE(has("/page/q"));
+  EXPECT_EQ(purge("tag=t1"), 200);
+  EXPECT_TRUE(eventually([&] { return !has("/tag/1"); }));
+  EXPECT_EQ(keys().find("edgefn:tag:t1"), std::string::npos);
+  EXPECT_EQ(server_.stop(), 0);
+
+  // Another process (another node on the same Redis) finds only what was not purged.
+  ASSERT_TRUE(second_.start(manifest(redis_port_)));
+  EXPECT_TRUE(cache_status(get(second_.port(), "/page/q", "2")).ends_with("detail=redis"));
+  EXPECT_EQ(cache_status(get(second_.port(), "/page/p1", "2")),
+            "edgefn; fwd=miss; fwd-status=200; stored");
 }
 
 // A server on `port` that accepts connections and answers each read with `reply` (none when
