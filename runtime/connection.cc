@@ -512,10 +512,17 @@ bool Connection::answer_from_cache(const http::RequestHead& head, const Function
         hit.detail = "l1";
         if (respond_stored(headers, entry->response(), entry->lifetime(), now, hit)) return true;
       } else if (revalidating(entry->lifetime(), policy, now)) {
+        // A function that answers at once stores its answer within the refresh, replacing this
+        // entry: the pin keeps the stale bytes until they are written.
+        cache::L1Cache& l1 = worker_.l1();
+        l1.pin(*entry);
         refresh_in_background(head);
         hit.fwd = "stale";
         hit.detail = "l1";
-        if (respond_stored(headers, entry->response(), entry->lifetime(), now, hit)) return true;
+        const cache::Lifetime lifetime = entry->lifetime();
+        const bool answered = respond_stored(headers, entry->response(), lifetime, now, hit);
+        l1.unpin(*entry);
+        if (answered) return true;
       } else if (policy.stale_if_error.count() != 0) {
         // Kept in case the function fails: L1's entry may be evicted while it runs.
         stale_ = std::make_shared<const cache::L2Value>(cache::L2Value{

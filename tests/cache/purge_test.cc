@@ -34,7 +34,8 @@ PurgeRule rule(PurgeRule::Kind kind, std::string text, std::string host = {}) {
 TEST(PurgeKey, HostAndPathAreReadFromTheCanonicalKey) {
   std::string_view host;
   std::string_view path;
-  ASSERT_TRUE(key_host_and_path(key_for("Shop.Example:8080", "/a/b", "x=1"), host, path));
+  const std::string key = key_for("Shop.Example:8080", "/a/b", "x=1");
+  ASSERT_TRUE(key_host_and_path(key, host, path));
   EXPECT_EQ(host, "shop.example:8080");
   EXPECT_EQ(path, "/a/b");
   EXPECT_FALSE(key_host_and_path("v1|not a key", host, path));
