@@ -194,9 +194,9 @@ TEST_F(CacheTest, EntriesExpireAfterTheirTtlAndAgeCounts) {
 }
 
 TEST_F(CacheTest, ConcurrentMissesForOneKeyRunTheFunctionOnce) {
-  // 40 connections (over both workers) ask for one slow key at once: one request runs the
+  // 100 connections (over both workers) ask for one slow key at once: one request runs the
   // function; every other waits for it and is answered with what it stored.
-  constexpr int kClients = 40;
+  constexpr int kClients = 100;
   std::vector<Client> clients(kClients);
   for (int i = 0; i < kClients; ++i) {
     ASSERT_TRUE(clients[i].connect(port()));

@@ -215,6 +215,35 @@ TEST_F(RedisTest, ADeadRedisIsAMissAndARestartedOneIsUsedAgain) {
   restarted.kill();
 }
 
+TEST_F(RedisTest, ConcurrentMissesAskRedisAndRunTheFunctionOnce) {
+  ASSERT_TRUE(redis_.start(redis_port_));
+  ASSERT_TRUE(server_.start(manifest(redis_port_)));
+  constexpr int kClients = 100;
+  std::vector<Client> clients(kClients);
+  for (int i = 0; i < kClients; ++i) {
+    ASSERT_TRUE(clients[i].connect(server_.port()));
+    ASSERT_TRUE(clients[i].send(get_request("/page/co", "X-Req: c" + std::to_string(i) + "\r\n")));
+  }
+  int stored = 0;
+  std::string leader_body;
+  std::vector<std::string> bodies;
+  for (Client& client : clients) {
+    HttpResponse response;
+    ASSERT_TRUE(client.read_response(response, Millis(5000)));
+    EXPECT_EQ(response.status, 200);
+    if (cache_status(response) == "edgefn; fwd=miss; fwd-status=200; stored") ++stored;
+    bodies.push_back(response.body);
+  }
+  // One leader ran the function; a follower that came after it landed may find it anywhere.
+  EXPECT_EQ(stored, 1);
+  for (const std::string& body : bodies)
+    EXPECT_EQ(body, bodies.front());
+  ASSERT_TRUE(eventually([&] {
+    return redis_cli(redis_port_, {"HLEN", "edgefn:v2|4:page,3:GET,10:test.local,8:/page/co,"}) ==
+           "1";
+  }));
+}
+
 TEST_F(RedisTest, PurgesDeleteFromRedisToo) {
   ASSERT_TRUE(redis_.start(redis_port_));
   ASSERT_TRUE(server_.start(manifest(redis_port_)));
