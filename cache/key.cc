@@ -1,6 +1,8 @@
 // Canonical cache keys: size first, then one write into the caller's buffer, then XXH3.
 #include "cache/key.h"
+
 #include "cache/invalidation.h"
+#include "functions/api/ascii.h"
 
 // The streaming state lives on the stack only with the static-linking declarations.
 #define XXH_STATIC_LINKING_ONLY
@@ -30,13 +32,7 @@ std::size_t netstring_size(std::size_t n) {
   return decimal_digits(n) + 1 + n + 1;
 }
 
-std::string_view trim_ows(std::string_view v) {
-  while (!v.empty() && (v.front() == ' ' || v.front() == '\t'))
-    v.remove_prefix(1);
-  while (!v.empty() && (v.back() == ' ' || v.back() == '\t'))
-    v.remove_suffix(1);
-  return v;
-}
+using api::ascii::trim_ows;
 
 constexpr char to_lower(char c) {
   return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + ('a' - 'A')) : c;

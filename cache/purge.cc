@@ -24,14 +24,6 @@ bool take_netstring(std::string_view& text, std::string_view& field) {
   return true;
 }
 
-std::string_view trim(std::string_view text) {
-  while (!text.empty() && (text.front() == ' ' || text.front() == '\t'))
-    text.remove_prefix(1);
-  while (!text.empty() && (text.back() == ' ' || text.back() == '\t'))
-    text.remove_suffix(1);
-  return text;
-}
-
 // The host of a key is its authority as sent, folded to lower case: a port does not count.
 std::string_view without_port(std::string_view host) {
   if (host.starts_with('[')) {
@@ -78,12 +70,12 @@ bool lists_cache_tag(std::string_view header_lines, std::string_view tag) {
     if (line.size() < kName.size() || !api::ascii::iequals(line.substr(0, kName.size()), kName)) {
       continue;
     }
-    std::string_view list = line.substr(kName.size());
-    while (!list.empty()) {
-      const std::size_t comma = list.find(',');
-      if (trim(list.substr(0, comma)) == tag) return true;
-      list = comma == std::string_view::npos ? std::string_view{} : list.substr(comma + 1);
-    }
+    bool listed = false;
+    api::ascii::for_each_list_item(line.substr(kName.size()), [&](std::string_view item) {
+      listed = item == tag;
+      return !listed;
+    });
+    if (listed) return true;
   }
   return false;
 }

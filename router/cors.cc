@@ -12,13 +12,7 @@ constexpr std::string_view kCrlf = "\r\n";
 
 using api::ascii::iequals;
 
-std::string_view trim(std::string_view text) {
-  while (!text.empty() && (text.front() == ' ' || text.front() == '\t'))
-    text.remove_prefix(1);
-  while (!text.empty() && (text.back() == ' ' || text.back() == '\t'))
-    text.remove_suffix(1);
-  return text;
-}
+using api::ascii::trim_ows;
 
 std::string line(std::string_view name, std::span<const std::string> values) {
   std::string text(name);
@@ -88,7 +82,7 @@ bool CorsPolicy::preflight(std::string_view origin, std::string_view method,
   }
   while (!request_headers.empty()) {
     const std::size_t comma = request_headers.find(',');
-    const std::string_view name = trim(request_headers.substr(0, comma));
+    const std::string_view name = trim_ows(request_headers.substr(0, comma));
     request_headers =
         comma == std::string_view::npos ? std::string_view{} : request_headers.substr(comma + 1);
     if (name.empty()) continue;

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstddef>
+#include <string>
 #include <string_view>
 
 namespace edgefn::router {
@@ -25,5 +26,10 @@ struct DecodedPath {
 // Decodes `raw` (the path part of the target, without '?query') into `out`, which must hold
 // raw.size() bytes (decoding never grows a path). Allocates nothing.
 DecodedPath decode_path(std::string_view raw, char* out);
+
+// Decodes one application/x-www-form-urlencoded component (a query parameter's name or value)
+// into `out`, replacing its contents: '+' is a space, %XX a byte; an invalid escape stays as
+// written. Allocates only when `out` must grow.
+void decode_form(std::string_view text, std::string& out);
 
 }  // namespace edgefn::router

@@ -14,6 +14,7 @@
 #include "functions/api/json.h"
 #include "router/detail/json_schema.h"
 #include "router/detail/schema_check.h"
+#include "router/path.h"
 
 namespace edgefn::router {
 
@@ -155,30 +156,6 @@ void pointer_of(const std::vector<std::string>& context, std::string& pointer) {
       segment = segment.substr(1, segment.size() - 2);
     }
     append_pointer_token(pointer, segment);
-  }
-}
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-// application/x-www-form-urlencoded decoding into `out` (capacity reused).
-void form_decode(std::string_view text, std::string& out) {
-  out.clear();
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    const char c = text[i];
-    if (c == '+') {
-      out.push_back(' ');
-    } else if (c == '%' && i + 2 < text.size() && hex_value(text[i + 1]) >= 0 &&
-               hex_value(text[i + 2]) >= 0) {
-      out.push_back(static_cast<char>(hex_value(text[i + 1]) * 16 + hex_value(text[i + 2])));
-      i += 2;
-    } else {
-      out.push_back(c);
-    }
   }
 }
 
@@ -418,11 +395,11 @@ bool validate_query(std::span<const ParamRule> rules, std::string_view query,
       rest = amp == std::string_view::npos ? std::string_view() : rest.substr(amp + 1);
       if (pair.empty()) continue;
       const std::size_t equals = pair.find('=');
-      form_decode(pair.substr(0, equals), state.name);
+      decode_form(pair.substr(0, equals), state.name);
       if (state.name != rule.name) continue;
       found = true;
       if (!rule.has_pattern) break;
-      form_decode(equals == std::string_view::npos ? std::string_view() : pair.substr(equals + 1),
+      decode_form(equals == std::string_view::npos ? std::string_view() : pair.substr(equals + 1),
                   state.value);
       if (!full_match(rule.pattern, state.value)) {
         reject(rejection, "query parameter", rule, false, "parameter");

@@ -8,6 +8,7 @@
 #include "functions/api/ascii.h"
 #include "functions/api/json.h"
 #include "functions/api/response.h"
+#include "router/path.h"
 #include "runtime/redis_client.h"
 #include "runtime/worker.h"
 
@@ -59,31 +60,6 @@ void respond_admin(std::string_view method, std::string_view path, const SharedS
 }
 
 namespace {
-
-int hex_digit(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-// application/x-www-form-urlencoded: '+' is a space, %XX a byte; false on a bad escape.
-bool form_decode(std::string_view text, std::string& out) {
-  out.clear();
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    if (text[i] == '+') {
-      out.push_back(' ');
-    } else if (text[i] != '%') {
-      out.push_back(text[i]);
-    } else if (i + 2 < text.size() && hex_digit(text[i + 1]) >= 0 && hex_digit(text[i + 2]) >= 0) {
-      out.push_back(static_cast<char>(hex_digit(text[i + 1]) * 16 + hex_digit(text[i + 2])));
-      i += 2;
-    } else {
-      return false;
-    }
-  }
-  return true;
-}
 
 // The Redis side of a purge, one script per rule: Redis keys name a URI (cache key layout in
 // runtime/redis_client.h), so paths and prefixes are found by scanning them, and a tag's URIs
@@ -154,12 +130,9 @@ void respond_purge(std::string_view method, std::string_view query, SharedState&
     query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
     if (pair.empty()) continue;
     const std::size_t eq = pair.find('=');
-    if (!form_decode(pair.substr(0, eq), name) ||
-        !form_decode(eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1),
-                     value)) {
-      http::write_error(out, 400, "invalid percent-encoding in the query", framing);
-      return;
-    }
+    router::decode_form(pair.substr(0, eq), name);
+    router::decode_form(eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1),
+                        value);
     if (name == "host") {
       host.clear();
       for (char c : value)

@@ -253,12 +253,7 @@ void RedisClient::on_connect(Link& link, int result) {
   link.state = Link::State::kUp;
   link.backoff = milliseconds{0};
   ++stats_.connects;
-  link.progress = Clock::now();
-  if (link.pipe.waiting() != 0) {
-    arm_timeout(link);
-  } else {
-    alarms_.cancel(link);
-  }
+  made_progress(link);
   arm_recv(link);
   flush(link);
 }
@@ -293,13 +288,17 @@ void RedisClient::on_recv(Link& link, int result) {
         answer(token, &reply);
       });
   if (!valid) return fail(link);  // not RESP, or an answer nobody asked for
+  made_progress(link);
+  arm_recv(link);
+}
+
+void RedisClient::made_progress(Link& link) {
   link.progress = Clock::now();
   if (link.pipe.waiting() != 0) {
-    arm_timeout(link);
+    arm_timeout(link);  // the next answer is due within the timeout from now
   } else {
     alarms_.cancel(link);
   }
-  arm_recv(link);
 }
 
 void RedisClient::answer(std::uint64_t token, const cache::RedisReply* reply) {

@@ -117,6 +117,8 @@ class RedisClient {
   void maybe_closed(Link& link);
   void on_alarm(Link& link);
   void arm_timeout(Link& link);
+  // The link connected or was answered: its timeout restarts, or stops with nothing waiting.
+  void made_progress(Link& link);
   void answer(std::uint64_t token, const cache::RedisReply* reply);
   // Queues `command` on a link that can take it, arming its timeout; null when none can.
   Link* queue(std::uint64_t token, std::initializer_list<std::string_view> command);

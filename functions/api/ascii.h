@@ -19,4 +19,25 @@ constexpr bool iequals(std::string_view a, std::string_view b) {
   return true;
 }
 
+// Strips optional whitespace (spaces and tabs, RFC 9110 5.6.3) from both ends.
+constexpr std::string_view trim_ows(std::string_view text) {
+  while (!text.empty() && (text.front() == ' ' || text.front() == '\t'))
+    text.remove_prefix(1);
+  while (!text.empty() && (text.back() == ' ' || text.back() == '\t'))
+    text.remove_suffix(1);
+  return text;
+}
+
+// Calls `each` with every non-empty item of a comma-separated field value, trimmed (RFC 9110
+// 5.6.1 lists); stops early when it returns false.
+template <class Each>
+constexpr void for_each_list_item(std::string_view list, Each each) {
+  while (!list.empty()) {
+    const std::size_t comma = list.find(',');
+    const std::string_view item = trim_ows(list.substr(0, comma));
+    list = comma == std::string_view::npos ? std::string_view{} : list.substr(comma + 1);
+    if (!item.empty() && !each(item)) return;
+  }
+}
+
 }  // namespace edgefn::api::ascii
