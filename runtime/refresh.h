@@ -22,6 +22,7 @@
 #include "cache/key.h"
 #include "functions/api/module.h"
 #include "runtime/app.h"
+#include "runtime/kv_store.h"
 #include "runtime/log.h"
 
 namespace edgefn::runtime {
@@ -74,6 +75,10 @@ class Refresh {
   cache::CacheKey key_;
   std::uint64_t generation_;
   std::pmr::monotonic_buffer_resource arena_;
+  // A refresh has no connection slot to receive Redis replies on: with [cache.redis], its
+  // ctx.kv() calls answer kUnavailable (and a failing refresh leaves the stale answer in use).
+  std::uint32_t kv_serial_ = 0;
+  RequestKv kv_;
   FunctionLogger logger_;
   std::optional<api::Context> context_;
   std::coroutine_handle<> driver_;

@@ -24,6 +24,7 @@
 #include "runtime/connection.h"
 #include "runtime/connection_list.h"
 #include "runtime/http_writer.h"
+#include "runtime/kv_memory.h"
 #include "runtime/log.h"
 #include "runtime/redis_client.h"
 #include "runtime/refresh.h"
@@ -41,6 +42,7 @@ class SharedState {
       : server(app->server()),
         cache(app->manifest().cache),
         l2(cache.l2_bytes),
+        kv(cache.kv_bytes),
         app_(std::move(app)) {}
 
   // The [server] and [cache] settings the process started with. A reload keeps them: listeners,
@@ -53,6 +55,8 @@ class SharedState {
   cache::L2Cache l2;
   cache::Invalidations invalidations;
   cache::FlightTable flights;  // misses being answered now: one function run per key
+  // ctx.kv()'s values when there is no [cache.redis]; outlives reloads like the caches.
+  MemoryKv kv;
 
   // The App new requests are served with. A reload publishes a new one (any thread) and wakes
   // every worker; a worker takes it when it sees the generation move, and requests already

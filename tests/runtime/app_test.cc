@@ -220,7 +220,7 @@ config = { file = "missing.html" }
 TEST(BuildApp, UnknownModuleListsTheRegisteredOnes) {
   const std::string names = functions::Registry::instance().names();
   // The built-in modules are all linked into this test, in sorted order.
-  EXPECT_NE(names.find("echo, hello, static"), std::string::npos) << names;
+  EXPECT_NE(names.find("echo, hello, kv, static"), std::string::npos) << names;
   EXPECT_EQ(
       build_errors(R"([functions.a]
 routes = ["GET /a"]
