@@ -137,7 +137,8 @@ MemoryKv::Shard& MemoryKv::shard_for(std::string_view key) {
   return shards_[(hash >> 32) % kShards];
 }
 
-api::KvResult MemoryKv::get(std::string_view key, TimePoint now, std::pmr::memory_resource* arena) {
+api::KvResult MemoryKv::get(std::string_view key, TimePoint now, std::pmr::memory_resource* arena,
+                            std::pmr::string* into) {
   Shard& shard = shard_for(key);
   std::lock_guard lock(shard.mutex);
   const auto it = shard.live(key, now);
@@ -145,7 +146,10 @@ api::KvResult MemoryKv::get(std::string_view key, TimePoint now, std::pmr::memor
   Shard::Entry& entry = it->second;
   shard.touch(entry);
   api::KvResult result = api::KvResult::of(api::KvStatus::kOk);
-  if (!entry.value.empty()) {
+  if (into != nullptr) {
+    into->assign(entry.value);  // under the lock, for the same reason
+    result.value = *into;
+  } else if (!entry.value.empty()) {
     // Copied under the lock: the value may be replaced the moment the lock is gone.
     char* copy = static_cast<char*>(arena->allocate(entry.value.size(), 1));
     std::memcpy(copy, entry.value.data(), entry.value.size());

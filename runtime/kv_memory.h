@@ -26,6 +26,7 @@
 #include <cstdint>
 #include <memory>
 #include <memory_resource>
+#include <string>
 #include <string_view>
 
 #include "functions/api/kv.h"
@@ -48,8 +49,10 @@ class MemoryKv {
   MemoryKv(const MemoryKv&) = delete;
   MemoryKv& operator=(const MemoryKv&) = delete;
 
-  // kOk with a copy of the value allocated from `arena`, or kNotFound.
-  api::KvResult get(std::string_view key, TimePoint now, std::pmr::memory_resource* arena);
+  // kOk with a copy of the value allocated from `arena` — or, when `into` is given, assigned to
+  // *into (the result views it) — or kNotFound.
+  api::KvResult get(std::string_view key, TimePoint now, std::pmr::memory_resource* arena,
+                    std::pmr::string* into = nullptr);
   // kOk, or kTooLarge when the entry would be larger than one shard's budget. A ttl above zero
   // expires the key at now + ttl; zero keeps it until it is removed or evicted.
   api::KvStatus put(std::string_view key, std::string_view value, std::chrono::milliseconds ttl,

@@ -62,7 +62,7 @@ bool send_kv_command(RedisClient& redis, std::uint64_t token, const api::KvCall&
 }
 
 api::KvResult kv_result(api::KvCall::Op op, const cache::RedisReply* reply,
-                        std::pmr::memory_resource* arena) {
+                        std::pmr::memory_resource* arena, std::pmr::string* into) {
   using Kind = cache::RedisReply::Kind;
   api::KvResult result;  // kUnavailable
   if (reply == nullptr) return result;
@@ -70,7 +70,12 @@ api::KvResult kv_result(api::KvCall::Op op, const cache::RedisReply* reply,
     case api::KvCall::Op::kGet:
       if (reply->kind == Kind::kString) {
         result.status = api::KvStatus::kOk;
-        result.value = copy_to(arena, reply->text);
+        if (into != nullptr) {
+          into->assign(reply->text);
+          result.value = *into;
+        } else {
+          result.value = copy_to(arena, reply->text);
+        }
       } else if (reply->kind == Kind::kNil) {
         result.status = api::KvStatus::kNotFound;
       }

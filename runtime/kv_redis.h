@@ -33,8 +33,9 @@ bool send_kv_command(RedisClient& redis, std::uint64_t token, const api::KvCall&
                      std::string& key_scratch);
 
 // What `reply` (null: the call failed) means for an operation `op`; a value is copied into
-// `arena`, since the reply's bytes are gone once the reply callback returns.
+// `into` when given, else into `arena`, since the reply's bytes are gone once the reply callback
+// returns.
 api::KvResult kv_result(api::KvCall::Op op, const cache::RedisReply* reply,
-                        std::pmr::memory_resource* arena);
+                        std::pmr::memory_resource* arena, std::pmr::string* into = nullptr);
 
 }  // namespace edgefn::runtime

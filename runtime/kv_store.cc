@@ -43,7 +43,7 @@ void RequestKv::start_memory(api::KvCall& call) {
   const auto now = MemoryKv::Clock::now();
   switch (call.op()) {
     case api::KvCall::Op::kGet:
-      call.finish(store.get(call.key(), now, arena_));
+      call.finish(store.get(call.key(), now, arena_, call.into()));
       return;
     case api::KvCall::Op::kPut:
       call.finish(api::KvResult::of(store.put(call.key(), call.value(), call.ttl(), now)));
@@ -64,7 +64,7 @@ void RequestKv::cancel(api::KvCall& call) noexcept {
 }
 
 void RequestKv::answered(const cache::RedisReply* reply) {
-  answer_ = kv_result(pending_->op(), reply, arena_);
+  answer_ = kv_result(pending_->op(), reply, arena_, pending_->into());
   answered_ = true;
 }
 

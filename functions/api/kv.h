@@ -27,6 +27,8 @@
 #include <coroutine>
 #include <cstddef>
 #include <cstdint>
+#include <memory_resource>
+#include <string>
 #include <string_view>
 #include <utility>
 
@@ -77,8 +79,9 @@ class [[nodiscard]] KvCall {
   enum class Op : std::uint8_t { kGet, kPut, kRemove, kIncr };
 
   KvCall(Kv& kv, Op op, std::string_view key, std::string_view value = {},
-         std::chrono::milliseconds ttl = std::chrono::milliseconds(0), std::int64_t by = 0)
-      : kv_(&kv), op_(op), key_(key), value_(value), ttl_(ttl), by_(by) {}
+         std::chrono::milliseconds ttl = std::chrono::milliseconds(0), std::int64_t by = 0,
+         std::pmr::string* into = nullptr)
+      : kv_(&kv), op_(op), key_(key), value_(value), ttl_(ttl), by_(by), into_(into) {}
   KvCall(const KvCall&) = delete;
   KvCall& operator=(const KvCall&) = delete;
   ~KvCall();
@@ -94,6 +97,8 @@ class [[nodiscard]] KvCall {
   std::string_view value() const { return value_; }       // put
   std::chrono::milliseconds ttl() const { return ttl_; }  // put, incr; 0: none
   std::int64_t by() const { return by_; }                 // incr
+  // get: where the value goes when the caller named a string (else: the request's arena).
+  std::pmr::string* into() const { return into_; }
   bool pending() const { return state_ == State::kPending; }
 
   // The backend's answer. Called at most once per call; resumes the awaiter when it suspended.
@@ -110,6 +115,7 @@ class [[nodiscard]] KvCall {
   std::string_view value_;
   std::chrono::milliseconds ttl_{0};
   std::int64_t by_ = 0;
+  std::pmr::string* into_ = nullptr;
   KvResult result_;
   std::coroutine_handle<> waiter_;
 };
@@ -118,6 +124,12 @@ class Kv {
  public:
   // `co_await get(key)`: kOk with the value, or kNotFound.
   KvCall get(std::string_view key) { return KvCall(*this, KvCall::Op::kGet, key); }
+  // The same, copying the value straight into `into` (replacing its contents), e.g. a response
+  // body: one copy instead of two for a value that is sent on. `value` then views `into`, which
+  // must live until the call has finished (a local of the awaiting coroutine does).
+  KvCall get(std::string_view key, std::pmr::string& into) {
+    return KvCall(*this, KvCall::Op::kGet, key, {}, std::chrono::milliseconds(0), 0, &into);
+  }
   // Stores `value` under `key`, replacing any value (last writer wins); with a ttl above zero
   // the key expires that long after the put (rounded up to whole milliseconds by callers).
   KvCall put(std::string_view key, std::string_view value,

@@ -99,11 +99,11 @@ api::Task<api::Response> KvModule::handle(const api::Request& request, api::Cont
   api::Kv& store = ctx.kv();
   switch (operation) {
     case Operation::kGet: {
-      const api::KvResult got = co_await store.get(key);
-      if (!got.ok()) co_return failure(ctx, got.status);
       api::Response response = ctx.response(200);
+      // Straight into the body: one copy of the value on its way out.
+      const api::KvResult got = co_await store.get(key, response.body);
+      if (!got.ok()) co_return failure(ctx, got.status);
       response.set_header("Content-Type", "application/octet-stream");
-      response.body.assign(got.value);
       co_return response;
     }
     case Operation::kPut: {

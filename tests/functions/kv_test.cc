@@ -70,8 +70,10 @@ class TestKv final : public api::Kv {
     const auto it = values.find(call.key());
     switch (call.op()) {
       case api::KvCall::Op::kGet:
-        return it == values.end() ? api::KvResult::of(Status::kNotFound)
-                                  : api::KvResult::found(it->second);
+        if (it == values.end()) return api::KvResult::of(Status::kNotFound);
+        if (call.into() == nullptr) return api::KvResult::found(it->second);
+        call.into()->assign(it->second);
+        return api::KvResult::found(*call.into());
       case api::KvCall::Op::kPut:
         values[std::string(call.key())] = std::string(call.value());
         return api::KvResult::of(Status::kOk);

@@ -70,6 +70,19 @@ TEST_F(MemoryKvTest, GetCopiesIntoTheArenaWithoutAHeapAllocation) {
   EXPECT_TRUE(inside >= buffer.data() && inside < buffer.data() + buffer.size());
 }
 
+TEST_F(MemoryKvTest, GetCanCopyStraightIntoAString) {
+  MemoryKv store(1 << 20);
+  ASSERT_EQ(store.put("key", "value", milliseconds(0), now), Status::kOk);
+  std::pmr::string body("old contents", &arena);
+  const api::KvResult got = store.get("key", now, &arena, &body);
+  EXPECT_EQ(got.status, Status::kOk);
+  EXPECT_EQ(std::string_view(body), "value");
+  EXPECT_EQ(got.value.data(), body.data());
+  std::pmr::string untouched("kept", &arena);
+  EXPECT_EQ(store.get("other", now, &arena, &untouched).status, Status::kNotFound);
+  EXPECT_EQ(std::string_view(untouched), "kept");
+}
+
 TEST_F(MemoryKvTest, ValuesExpireAfterTheirTtl) {
   MemoryKv store(1 << 20);
   ASSERT_EQ(store.put("short", "s", milliseconds(100), now), Status::kOk);

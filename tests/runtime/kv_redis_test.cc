@@ -39,6 +39,11 @@ TEST_F(KvResultTest, GetCopiesTheValueOutOfTheReply) {
   EXPECT_EQ(got.status, Status::kOk);
   EXPECT_EQ(got.value, "value");
   EXPECT_EQ(result(Op::kGet, reply(Kind::kString, "")).status, Status::kOk);
+  std::pmr::string body(&arena);
+  const cache::RedisReply bulk = reply(Kind::kString, "into the body");
+  const api::KvResult into = kv_result(Op::kGet, &bulk, &arena, &body);
+  EXPECT_EQ(std::string_view(body), "into the body");
+  EXPECT_EQ(into.value.data(), body.data());
   EXPECT_EQ(result(Op::kGet, reply(Kind::kNil)).status, Status::kNotFound);
   EXPECT_EQ(result(Op::kGet, reply(Kind::kError, "WRONGTYPE Operation against a key")).status,
             Status::kUnavailable);

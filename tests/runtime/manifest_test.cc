@@ -261,8 +261,10 @@ TEST(Manifest, ExampleManifestParses) {
   EXPECT_EQ(manifest->server.workers, 0u);
   EXPECT_EQ(manifest->cache.l1_bytes, 64u << 20);
   EXPECT_EQ(manifest->cache.l2_bytes, 256u << 20);
-  ASSERT_EQ(manifest->functions.size(), 5u);
+  EXPECT_EQ(manifest->cache.kv_bytes, 64u << 20);
+  ASSERT_EQ(manifest->functions.size(), 6u);
   EXPECT_EQ(manifest->functions[4].name, "orders");
+  EXPECT_EQ(manifest->functions[5].module, "kv");
   EXPECT_EQ(manifest->functions[4].body_schema, "schemas/order.json");
   EXPECT_EQ(manifest->functions[0].name, "hello");
   ASSERT_TRUE(manifest->functions[0].cache.has_value());
