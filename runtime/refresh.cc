@@ -32,9 +32,9 @@ void Refresh::start(Worker& worker, std::shared_ptr<const App> app, std::uint32_
                     std::uint64_t generation) {
   std::unique_ptr<Refresh> refresh(
       new Refresh(worker, std::move(app), function, request, key, generation));
-  Refresh& started = *refresh;
+  // Run from the worker's loop, not here: the caller is answering from a stored entry that the
+  // refresh's store would replace (and free) if a function that never suspends ran now.
   worker.adopt(std::move(refresh));
-  started.run();
 }
 
 Refresh::Refresh(Worker& worker, std::shared_ptr<const App> app, std::uint32_t function,
@@ -91,6 +91,7 @@ Refresh::~Refresh() {
 }
 
 void Refresh::run() {
+  started_ = true;
   auto deadline = api::Context::Clock::time_point::max();
   if (function_.timeout.count() != 0) {
     deadline = std::chrono::steady_clock::now() + function_.timeout;

@@ -32,7 +32,8 @@ class Worker;
 class Refresh {
  public:
   // Copies `request` and `key`, takes the key's flight (the caller checked it could lead it:
-  // FlightTable::lead_or_follow returned true) and starts the function.
+  // FlightTable::lead_or_follow returned true) and hands the refresh to the worker, whose loop
+  // starts the function (run()) once the current completions are handled.
   static void start(Worker& worker, std::shared_ptr<const App> app, std::uint32_t function,
                     const api::Request& request, const cache::CacheKey& key,
                     std::uint64_t generation);
@@ -42,6 +43,9 @@ class Refresh {
   Refresh& operator=(const Refresh&) = delete;
 
   bool finished() const { return finished_; }
+  bool started() const { return started_; }
+  // Starts the function; called once, by the worker's loop.
+  void run();
 
   // For the request driver.
   std::pmr::memory_resource* arena() { return &arena_; }
@@ -52,7 +56,6 @@ class Refresh {
  private:
   Refresh(Worker& worker, std::shared_ptr<const App> app, std::uint32_t function,
           const api::Request& request, const cache::CacheKey& key, std::uint64_t generation);
-  void run();
   void finish();
 
   class Timeout final : public api::Alarm {
@@ -83,6 +86,7 @@ class Refresh {
   std::optional<api::Context> context_;
   std::coroutine_handle<> driver_;
   Timeout timeout_{*this};
+  bool started_ = false;
   bool running_ = false;
   bool finished_ = false;
 };

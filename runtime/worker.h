@@ -124,7 +124,8 @@ class Worker final : private RedisClient::Listener {
   void release(Connection& connection);
   // Calls connection.resume() from the loop once the current completions are handled.
   void defer(Connection& connection) { deferred_.push_back(&connection); }
-  // Takes a started background refresh; destroyed from the loop once finished.
+  // Takes a background refresh: the loop starts it after the current completions and destroys it
+  // once finished.
   void adopt(std::unique_ptr<Refresh> refresh) { refreshes_.push_back(std::move(refresh)); }
   // The Redis layer, when [cache.redis] is configured (else null). A connection's calls carry
   // redis_token(slot, serial); their replies reach its redis_answered().
