@@ -15,7 +15,8 @@
 // Contract for callers: one call at a time per request (a second call started while one waits
 // answers kUnavailable); `key` and `value` need to stay valid only until the co_await starts (the
 // backend copies them). A value returned by get() is a copy in the request's arena (the Context's
-// arena()), valid until the request ends. Nothing here allocates on the heap.
+// arena()), valid until the request ends, or in the string given to get(key, into). Nothing here
+// allocates on the heap.
 //
 // Contract for backends (the runtime): start() either finishes the call before returning
 // (KvCall::finish, no resumption) or keeps it pending and later calls KvCall::finish from the
@@ -130,8 +131,8 @@ class Kv {
   KvCall get(std::string_view key, std::pmr::string& into) {
     return KvCall(*this, KvCall::Op::kGet, key, {}, std::chrono::milliseconds(0), 0, &into);
   }
-  // Stores `value` under `key`, replacing any value (last writer wins); with a ttl above zero
-  // the key expires that long after the put (rounded up to whole milliseconds by callers).
+  // Stores `value` under `key`, replacing any value and its expiry (last writer wins); with a
+  // ttl above zero the key expires that long after the put.
   KvCall put(std::string_view key, std::string_view value,
              std::chrono::milliseconds ttl = std::chrono::milliseconds(0)) {
     return KvCall(*this, KvCall::Op::kPut, key, value, ttl);
