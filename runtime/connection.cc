@@ -68,7 +68,7 @@ void Connection::open(int fd, bool admin) {
   recv_armed_ = send_in_flight_ = shutdown_in_flight_ = recv_paused_ = false;
   peer_done_ = handling_ = resume_pending_ = head_done_ = start_pending_ = false;
   retry_pending_ = following_ = leading_ = coalesced_ = false;
-  redis_pending_ = redis_answered_ = false;
+  redis_pending_ = redis_answered_ = kv_answered_ = false;
   head_request_ = false;
   http_minor_ = 1;
   drain_ = worker_.draining();
@@ -512,17 +512,10 @@ bool Connection::answer_from_cache(const http::RequestHead& head, const Function
         hit.detail = "l1";
         if (respond_stored(headers, entry->response(), entry->lifetime(), now, hit)) return true;
       } else if (revalidating(entry->lifetime(), policy, now)) {
-        // A function that answers at once stores its answer within the refresh, replacing this
-        // entry: the pin keeps the stale bytes until they are written.
-        cache::L1Cache& l1 = worker_.l1();
-        l1.pin(*entry);
-        refresh_in_background(head);
+        refresh_in_background(head);  // it runs from the loop, after this answer
         hit.fwd = "stale";
         hit.detail = "l1";
-        const cache::Lifetime lifetime = entry->lifetime();
-        const bool answered = respond_stored(headers, entry->response(), lifetime, now, hit);
-        l1.unpin(*entry);
-        if (answered) return true;
+        if (respond_stored(headers, entry->response(), entry->lifetime(), now, hit)) return true;
       } else if (policy.stale_if_error.count() != 0) {
         // Kept in case the function fails: L1's entry may be evicted while it runs.
         stale_ = std::make_shared<const cache::L2Value>(cache::L2Value{
@@ -579,6 +572,13 @@ bool Connection::ask_redis() {
 }
 
 void Connection::redis_answered(std::uint32_t serial, const cache::RedisReply* reply) {
+  if (kv_.waiting_for(serial)) {
+    // The function resumes from the loop, not from inside the Redis client's reply handling.
+    kv_.answered(reply);
+    kv_answered_ = true;
+    worker_.defer(*this);
+    return;
+  }
   if (!redis_pending_ || serial != redis_serial_) return;  // the request is gone
   redis_pending_ = false;
   // A nil is a miss; an error (a key of another type) or a failure counts as one.
@@ -818,7 +818,7 @@ void Connection::start_function() {
     alarm_.deadline = deadline;
     worker_.alarms().schedule(alarm_);
   }
-  context_.emplace(function.config, *logger_, &arena_, deadline, worker_.alarms());
+  context_.emplace(function.config, *logger_, &arena_, deadline, worker_.alarms(), &kv_);
   handling_ = true;
   const RequestDriver driver = drive(this, function.module.get(), &*context_);
   if (handling_) driver_ = driver.handle;  // suspended; else it completed and is gone
@@ -965,6 +965,11 @@ void Connection::finish_request(bool keep_alive) {
 }
 
 void Connection::resume() {
+  if (kv_answered_) {
+    kv_answered_ = false;
+    kv_.deliver();  // a no-op when the function was cancelled meanwhile
+    return;
+  }
   if (redis_answered_) {
     on_redis_answer();
     return;
@@ -1120,7 +1125,8 @@ void Connection::close() {
   land_flight();  // its followers look again, and run the function themselves
   stale_.reset();
   start_pending_ = retry_pending_ = false;
-  redis_pending_ = redis_answered_ = false;  // a late answer finds a new serial, or none
+  // A late answer finds a new serial, or none; a kv call was cancelled with the driver.
+  redis_pending_ = redis_answered_ = kv_answered_ = false;
   context_.reset();
   logger_.reset();
   if (recv_armed_ || send_in_flight_ || shutdown_in_flight_) {

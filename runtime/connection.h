@@ -31,6 +31,7 @@
 #include "runtime/app.h"
 #include "runtime/http_parser.h"
 #include "runtime/http_writer.h"
+#include "runtime/kv_store.h"
 #include "runtime/log.h"
 #include "runtime/response_store.h"
 #include "runtime/timer_list.h"
@@ -91,8 +92,9 @@ class Connection {
   const cache::CacheKey& cache_key() const { return cache_key_; }
   void follow_landed();
 
-  // The Redis layer replied to the call numbered `serial` (null: it failed). What the request
-  // needs of it is copied; the request continues from the loop.
+  // The Redis layer replied to the call numbered `serial` (null: it failed): the cache lookup's
+  // or the running function's ctx.kv() call's. What the request needs of it is copied; the
+  // request continues from the loop.
   void redis_answered(std::uint32_t serial, const cache::RedisReply* reply);
 
  private:
@@ -290,6 +292,10 @@ class Connection {
   // Coroutine frames and response strings of one request; reset before the next.
   alignas(std::max_align_t) std::array<std::byte, 2048> arena_buffer_;
   std::pmr::monotonic_buffer_resource arena_;
+
+  // ctx.kv() of the running function; its Redis calls share redis_serial_ with the lookups.
+  RequestKv kv_{worker_, slot_, redis_serial_, &arena_};
+  bool kv_answered_ = false;  // a kv call's reply came: resume the function from the loop
 
   char client_ip_[INET6_ADDRSTRLEN + 1] = {};
   std::size_t client_ip_length_ = 0;

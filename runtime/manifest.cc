@@ -643,10 +643,12 @@ class Loader {
         if (auto value = size(node, path, kMinCacheBytes, kMaxCacheBytes)) cache.l1_bytes = *value;
       } else if (name == "l2_bytes") {
         if (auto value = size(node, path, kMinCacheBytes, kMaxCacheBytes)) cache.l2_bytes = *value;
+      } else if (name == "kv_bytes") {
+        if (auto value = size(node, path, kMinCacheBytes, kMaxCacheBytes)) cache.kv_bytes = *value;
       } else if (name == "redis") {
         if (const toml::table* redis_table = as_table(node, path)) redis(*redis_table, cache);
       } else {
-        unknown_key(key, "cache", {"l1_bytes", "l2_bytes", "redis"});
+        unknown_key(key, "cache", {"l1_bytes", "l2_bytes", "kv_bytes", "redis"});
       }
     }
   }

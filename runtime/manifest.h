@@ -58,6 +58,7 @@ struct RedisConfig {
 struct CacheConfig {
   std::uint64_t l1_bytes = 64ull * 1024 * 1024;   // per worker
   std::uint64_t l2_bytes = 256ull * 1024 * 1024;  // node-wide
+  std::uint64_t kv_bytes = 64ull * 1024 * 1024;   // node-wide ctx.kv() store, without redis
   std::optional<RedisConfig> redis;               // absent: no L3
 };
 

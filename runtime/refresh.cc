@@ -32,9 +32,9 @@ void Refresh::start(Worker& worker, std::shared_ptr<const App> app, std::uint32_
                     const StoreStamp& stamp) {
   std::unique_ptr<Refresh> refresh(
       new Refresh(worker, std::move(app), function, request, key, stamp));
-  Refresh& started = *refresh;
+  // Run from the worker's loop, not here: the caller is answering from a stored entry that the
+  // refresh's store would replace (and free) if a function that never suspends ran now.
   worker.adopt(std::move(refresh));
-  started.run();
 }
 
 Refresh::Refresh(Worker& worker, std::shared_ptr<const App> app, std::uint32_t function,
@@ -45,6 +45,7 @@ Refresh::Refresh(Worker& worker, std::shared_ptr<const App> app, std::uint32_t f
       key_bytes_(key.bytes()),
       key_(cache::CacheKey::with_hash(key_bytes_, key.hash())),
       stamp_(stamp),
+      kv_(worker, RequestKv::kNoRedis, kv_serial_, &arena_),
       logger_(worker.log(), function_.name) {
   // One buffer for every string, sized first so that views into it stay valid.
   std::size_t total = request.target.size() + request.path.size() + request.query.size() +
@@ -90,13 +91,14 @@ Refresh::~Refresh() {
 }
 
 void Refresh::run() {
+  started_ = true;
   auto deadline = api::Context::Clock::time_point::max();
   if (function_.timeout.count() != 0) {
     deadline = std::chrono::steady_clock::now() + function_.timeout;
     timeout_.deadline = deadline;
     worker_.alarms().schedule(timeout_);
   }
-  context_.emplace(function_.config, logger_, &arena_, deadline, worker_.alarms());
+  context_.emplace(function_.config, logger_, &arena_, deadline, worker_.alarms(), &kv_);
   running_ = true;
   const RequestDriver driver = drive(this, function_.module.get(), &*context_);
   if (running_) driver_ = driver.handle;

@@ -22,6 +22,7 @@
 #include "cache/key.h"
 #include "functions/api/module.h"
 #include "runtime/app.h"
+#include "runtime/kv_store.h"
 #include "runtime/log.h"
 #include "runtime/response_store.h"
 
@@ -32,7 +33,8 @@ class Worker;
 class Refresh {
  public:
   // Copies `request` and `key`, takes the key's flight (the caller checked it could lead it:
-  // FlightTable::lead_or_follow returned true) and starts the function.
+  // FlightTable::lead_or_follow returned true) and hands the refresh to the worker, whose loop
+  // starts the function (run()) once the current completions are handled.
   static void start(Worker& worker, std::shared_ptr<const App> app, std::uint32_t function,
                     const api::Request& request, const cache::CacheKey& key,
                     const StoreStamp& stamp);
@@ -42,6 +44,9 @@ class Refresh {
   Refresh& operator=(const Refresh&) = delete;
 
   bool finished() const { return finished_; }
+  bool started() const { return started_; }
+  // Starts the function; called once, by the worker's loop.
+  void run();
 
   // For the request driver.
   std::pmr::memory_resource* arena() { return &arena_; }
@@ -52,7 +57,6 @@ class Refresh {
  private:
   Refresh(Worker& worker, std::shared_ptr<const App> app, std::uint32_t function,
           const api::Request& request, const cache::CacheKey& key, const StoreStamp& stamp);
-  void run();
   void finish();
 
   class Timeout final : public api::Alarm {
@@ -75,10 +79,15 @@ class Refresh {
   cache::CacheKey key_;
   StoreStamp stamp_;
   std::pmr::monotonic_buffer_resource arena_;
+  // A refresh has no connection slot to receive Redis replies on: with [cache.redis], its
+  // ctx.kv() calls answer kUnavailable (and a failing refresh leaves the stale answer in use).
+  std::uint32_t kv_serial_ = 0;
+  RequestKv kv_;
   FunctionLogger logger_;
   std::optional<api::Context> context_;
   std::coroutine_handle<> driver_;
   Timeout timeout_{*this};
+  bool started_ = false;
   bool running_ = false;
   bool finished_ = false;
 };

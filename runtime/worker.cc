@@ -131,6 +131,9 @@ Worker::Exit Worker::run() {
       deferred_[i]->resume();
     deferred_.clear();
     if (!refreshes_.empty()) {
+      for (std::size_t i = 0; i < refreshes_.size(); ++i) {
+        if (!refreshes_[i]->started()) refreshes_[i]->run();
+      }
       std::erase_if(refreshes_, [](const std::unique_ptr<Refresh>& r) { return r->finished(); });
     }
     flush_log();

@@ -25,6 +25,7 @@
 #include "runtime/connection.h"
 #include "runtime/connection_list.h"
 #include "runtime/http_writer.h"
+#include "runtime/kv_memory.h"
 #include "runtime/log.h"
 #include "runtime/redis_client.h"
 #include "runtime/refresh.h"
@@ -42,6 +43,7 @@ class SharedState {
       : server(app->server()),
         cache(app->manifest().cache),
         l2(cache.l2_bytes),
+        kv(cache.kv_bytes),
         app_(std::move(app)) {}
 
   // The [server] and [cache] settings the process started with. A reload keeps them: listeners,
@@ -55,6 +57,8 @@ class SharedState {
   cache::Invalidations invalidations;
   cache::FlightTable flights;  // misses being answered now: one function run per key
   cache::PurgeList purges;     // POST /purge on the admin listener
+  // ctx.kv()'s values when there is no [cache.redis]; outlives reloads like the caches.
+  MemoryKv kv;
 
   // The App new requests are served with. A reload publishes a new one (any thread) and wakes
   // every worker; a worker takes it when it sees the generation move, and requests already
@@ -122,7 +126,8 @@ class Worker final : private RedisClient::Listener {
   void release(Connection& connection);
   // Calls connection.resume() from the loop once the current completions are handled.
   void defer(Connection& connection) { deferred_.push_back(&connection); }
-  // Takes a started background refresh; destroyed from the loop once finished.
+  // Takes a background refresh: the loop starts it after the current completions and destroys it
+  // once finished.
   void adopt(std::unique_ptr<Refresh> refresh) { refreshes_.push_back(std::move(refresh)); }
   // The Redis layer, when [cache.redis] is configured (else null). A connection's calls carry
   // redis_token(slot, serial); their replies reach its redis_answered().

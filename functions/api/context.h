@@ -1,5 +1,6 @@
 // Context: what the runtime lends a module for one request — its config, a logger, the deadline,
-// the request's arena and timers. Created by the runtime; a module only reads it.
+// the request's arena, timers and the node's key-value store. Created by the runtime; a module
+// only reads it.
 #pragma once
 
 #include <chrono>
@@ -8,6 +9,7 @@
 
 #include "functions/api/alarm.h"
 #include "functions/api/config.h"
+#include "functions/api/kv.h"
 #include "functions/api/response.h"
 
 namespace edgefn::api {
@@ -29,13 +31,15 @@ class Context {
  public:
   using Clock = std::chrono::steady_clock;
 
+  // `kv` null: a context without a store, whose ctx.kv() answers every call kUnavailable.
   Context(const Config& config, Logger& logger, std::pmr::memory_resource* arena,
-          Clock::time_point deadline, Scheduler& scheduler)
+          Clock::time_point deadline, Scheduler& scheduler, Kv* kv = nullptr)
       : config_(&config),
         logger_(&logger),
         arena_(arena),
         deadline_(deadline),
-        scheduler_(&scheduler) {}
+        scheduler_(&scheduler),
+        kv_(kv != nullptr ? kv : &UnavailableKv::instance()) {}
 
   const Config& config() const { return *config_; }
   Logger& log() const { return *logger_; }
@@ -46,6 +50,8 @@ class Context {
   Sleep sleep(Clock::duration duration) const {
     return Sleep(*scheduler_, Clock::now() + duration);
   }
+  // The node's key-value store (see kv.h): `co_await ctx.kv().get(key)`.
+  Kv& kv() const { return *kv_; }
   // Memory released when the request ends: coroutine frames, Response strings, scratch.
   std::pmr::memory_resource* arena() const { return arena_; }
   // A response whose strings live in this request's arena.
@@ -57,6 +63,7 @@ class Context {
   std::pmr::memory_resource* arena_;
   Clock::time_point deadline_;
   Scheduler* scheduler_;
+  Kv* kv_;
 };
 
 }  // namespace edgefn::api

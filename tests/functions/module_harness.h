@@ -85,12 +85,14 @@ inline api::Response run(api::Task<api::Response> task) {
   return task.result();
 }
 
-// Everything a module call needs besides the request: a config, a logger and an arena.
+// Everything a module call needs besides the request: a config, a logger, an arena and, when a
+// test sets one, a key-value store (else ctx.kv() answers every call unavailable).
 struct Harness {
   explicit Harness(api::Config cfg = {}) : config(std::move(cfg)) {}
 
   api::Context context() {
-    return api::Context(config, logger, &arena, api::Context::Clock::now() + kTimeout, scheduler);
+    return api::Context(config, logger, &arena, api::Context::Clock::now() + kTimeout, scheduler,
+                        kv);
   }
 
   static constexpr std::chrono::seconds kTimeout{5};
@@ -98,6 +100,7 @@ struct Harness {
   RecordingLogger logger;
   ManualScheduler scheduler;
   std::pmr::monotonic_buffer_resource arena;
+  api::Kv* kv = nullptr;
 };
 
 // Creates a module through its registry entry, failing the test if creation fails.

@@ -16,7 +16,7 @@ std::unique_ptr<api::Module> create_nothing(const api::Config&, std::string& err
 
 TEST(RegistryTest, HoldsTheBuiltInModules) {
   const Registry& registry = Registry::instance();
-  for (std::string_view name : {"echo", "hello", "static"}) {
+  for (std::string_view name : {"echo", "hello", "kv", "static"}) {
     const api::ModuleSpec* spec = registry.find(name);
     ASSERT_NE(spec, nullptr) << name;
     EXPECT_EQ(spec->name, name);
@@ -27,16 +27,17 @@ TEST(RegistryTest, HoldsTheBuiltInModules) {
 
 TEST(RegistryTest, AllIsSortedByName) {
   const std::span<const api::ModuleSpec> all = Registry::instance().all();
-  ASSERT_EQ(all.size(), 3u);
+  ASSERT_EQ(all.size(), 4u);
   EXPECT_EQ(all[0].name, "echo");
   EXPECT_EQ(all[1].name, "hello");
-  EXPECT_EQ(all[2].name, "static");
+  EXPECT_EQ(all[2].name, "kv");
+  EXPECT_EQ(all[3].name, "static");
   EXPECT_TRUE(std::is_sorted(all.begin(), all.end(),
                              [](const auto& a, const auto& b) { return a.name < b.name; }));
 }
 
 TEST(RegistryTest, NamesListsEveryModule) {
-  EXPECT_EQ(Registry::instance().names(), "echo, hello, static");
+  EXPECT_EQ(Registry::instance().names(), "echo, hello, kv, static");
 }
 
 TEST(RegistryTest, UnknownNamesAreNotFound) {

@@ -40,12 +40,12 @@ TEST(Cli, FunctionsListsEveryBuiltInModuleWithASummary) {
   const CommandResult result = run_edgefn({"functions"});
   ASSERT_EQ(result.status, 0) << result.err;
   const std::vector<std::string> lines = lines_of(result.out);
-  for (const char* module : {"echo", "hello", "static"}) {
+  for (const char* module : {"echo", "hello", "kv", "static"}) {
     // "<name><whitespace><summary>", the summary non-empty.
     const std::string line = line_matching(result.out, std::string("^") + module + "[ \t]+\\S");
     EXPECT_FALSE(line.empty()) << "no line for module " << module << " in:\n" << result.out;
   }
-  EXPECT_GE(lines.size(), 3u);
+  EXPECT_GE(lines.size(), 4u);
   for (const std::string& line : lines)
     EXPECT_FALSE(line.empty()) << result.out;
 }

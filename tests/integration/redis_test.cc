@@ -14,71 +14,10 @@
 #include <thread>
 
 #include "tests/integration/fixture.h"
+#include "tests/integration/redis_server.h"
 
 namespace edgefn::integration {
 namespace {
-
-// A loopback port nobody listens on now (the kernel's pick for a socket closed at once).
-std::uint16_t free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t length = sizeof address;
-  ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
-  ::close(fd);
-  return ntohs(address.sin_port);
-}
-
-// A redis-server of our own, stopped (SIGKILL) when the object goes.
-class RedisServer {
- public:
-  ::testing::AssertionResult start(std::uint16_t port) {
-    process_ = std::make_unique<Process>();
-    const auto spawned =
-        process_->spawn({"/usr/bin/redis-server", "--bind", "127.0.0.1", "--port",
-                         std::to_string(port), "--save", "", "--appendonly", "no"});
-    if (!spawned) return spawned;
-    const auto ready = process_->wait_for_line(
-        [](std::string_view line) { return line.find("Ready to accept") != line.npos; },
-        kStartTimeout);
-    if (!ready) {
-      return ::testing::AssertionFailure() << "redis-server did not start:\n" << process_->out();
-    }
-    return ::testing::AssertionSuccess();
-  }
-  void kill() {
-    if (process_ && process_->send_signal(SIGKILL)) process_->wait_exit(kExitTimeout);
-  }
-
- private:
-  std::unique_ptr<Process> process_;
-};
-
-// What redis-cli prints for one command, trimmed of its final newline.
-std::string redis_cli(std::uint16_t port, const std::vector<std::string>& command) {
-  std::vector<std::string> args = {"/usr/bin/redis-cli", "-p", std::to_string(port), "--raw"};
-  args.insert(args.end(), command.begin(), command.end());
-  Process cli;
-  EXPECT_TRUE(cli.spawn(args));
-  EXPECT_EQ(cli.wait_exit(kExitTimeout), 0);
-  std::string out = cli.out();
-  while (!out.empty() && out.back() == '\n')
-    out.pop_back();
-  return out;
-}
-
-// Polls `condition` every 20 ms for up to `timeout`.
-template <class Condition>
-bool eventually(Condition condition, Millis timeout = Millis(10000)) {
-  const auto deadline = SteadyClock::now() + timeout;
-  while (SteadyClock::now() < deadline) {
-    if (condition()) return true;
-    std::this_thread::sleep_for(Millis(20));
-  }
-  return condition();
-}
 
 class RedisTest : public ::testing::Test {
  protected:
@@ -281,58 +220,6 @@ TEST_F(RedisTest, PurgesDeleteFromRedisToo) {
   EXPECT_EQ(cache_status(get(second_.port(), "/page/p1", "2")),
             "edgefn; fwd=miss; fwd-status=200; stored");
 }
-
-// A server on `port` that accepts connections and answers each read with `reply` (none when
-// empty: it reads and never answers). Stops when destroyed.
-class FakeRedis {
- public:
-  FakeRedis(std::uint16_t port, std::string reply) : reply_(std::move(reply)) {
-    listener_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    const int one = 1;
-    ::setsockopt(listener_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    address.sin_port = htons(port);
-    bound_ = ::bind(listener_, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0 &&
-             ::listen(listener_, 16) == 0;
-    thread_ = std::thread([this] { serve(); });
-  }
-  ~FakeRedis() {
-    stop_ = true;
-    ::shutdown(listener_, SHUT_RDWR);
-    thread_.join();
-    ::close(listener_);
-  }
-  bool bound() const { return bound_; }
-  int accepted() const { return accepted_.load(); }
-
- private:
-  void serve() {
-    std::vector<std::thread> peers;
-    while (!stop_) {
-      const int fd = ::accept(listener_, nullptr, nullptr);
-      if (fd < 0) break;
-      ++accepted_;
-      peers.emplace_back([this, fd] {
-        char buffer[4096];
-        while (::recv(fd, buffer, sizeof buffer, 0) > 0) {
-          if (!reply_.empty()) ::send(fd, reply_.data(), reply_.size(), MSG_NOSIGNAL);
-        }
-        ::close(fd);
-      });
-    }
-    for (std::thread& peer : peers)
-      peer.join();
-  }
-
-  std::string reply_;
-  int listener_ = -1;
-  bool bound_ = false;
-  std::atomic<bool> stop_{false};
-  std::atomic<int> accepted_{0};
-  std::thread thread_;
-};
 
 TEST_F(RedisTest, GarbageFromTheServerIsAMiss) {
   FakeRedis fake(redis_port_, "?this is not RESP\r\n");

@@ -261,8 +261,10 @@ TEST(Manifest, ExampleManifestParses) {
   EXPECT_EQ(manifest->server.workers, 0u);
   EXPECT_EQ(manifest->cache.l1_bytes, 64u << 20);
   EXPECT_EQ(manifest->cache.l2_bytes, 256u << 20);
-  ASSERT_EQ(manifest->functions.size(), 5u);
+  EXPECT_EQ(manifest->cache.kv_bytes, 64u << 20);
+  ASSERT_EQ(manifest->functions.size(), 6u);
   EXPECT_EQ(manifest->functions[4].name, "orders");
+  EXPECT_EQ(manifest->functions[5].module, "kv");
   EXPECT_EQ(manifest->functions[4].body_schema, "schemas/order.json");
   EXPECT_EQ(manifest->functions[0].name, "hello");
   ASSERT_TRUE(manifest->functions[0].cache.has_value());
@@ -331,20 +333,20 @@ url = "http://127.0.0.1:9000"
 )";
   text += kHello;
   text += "offload = true\n";
-  EXPECT_EQ(
-      errors_of(text),
-      (Lines{
-          "edgefn.toml:2:11: cache.l1: unknown key; expected one of: l1_bytes, l2_bytes, redis",
-          "edgefn.toml:6:3: server.max_body: unknown key; expected one of: listen, admin, "
-          "workers, max_connections, max_header_bytes, max_target_bytes, max_body_bytes, "
-          "header_timeout, idle_timeout, drain_timeout",
-          "edgefn.toml:8:2: upstreams: unknown key; expected one of: server, cache, "
-          "functions",
-          "edgefn.toml:14:1: functions.hello.offload: unknown key; expected one of: module, "
-          "routes, host, config, max_body_bytes, body_schema, query, headers, cors, "
-          "response_headers, rate_limit, cache, timeout, max_concurrency, queue, "
-          "queue_timeout",
-      }));
+  EXPECT_EQ(errors_of(text),
+            (Lines{
+                "edgefn.toml:2:11: cache.l1: unknown key; expected one of: l1_bytes, l2_bytes, "
+                "kv_bytes, redis",
+                "edgefn.toml:6:3: server.max_body: unknown key; expected one of: listen, admin, "
+                "workers, max_connections, max_header_bytes, max_target_bytes, max_body_bytes, "
+                "header_timeout, idle_timeout, drain_timeout",
+                "edgefn.toml:8:2: upstreams: unknown key; expected one of: server, cache, "
+                "functions",
+                "edgefn.toml:14:1: functions.hello.offload: unknown key; expected one of: module, "
+                "routes, host, config, max_body_bytes, body_schema, query, headers, cors, "
+                "response_headers, rate_limit, cache, timeout, max_concurrency, queue, "
+                "queue_timeout",
+            }));
 }
 
 TEST(ManifestErrors, WrongTypes) {
@@ -1176,6 +1178,7 @@ TEST(Manifest, CachePolicy) {
 [cache]
 l1_bytes = "8MiB"
 l2_bytes = 67108864
+kv_bytes = "2MiB"
 
 [functions.a]
 module = "echo"
@@ -1194,6 +1197,7 @@ cache = { ttl = "1s", key = [] }
 )");
   EXPECT_EQ(manifest.cache.l1_bytes, 8u << 20);
   EXPECT_EQ(manifest.cache.l2_bytes, 64u << 20);
+  EXPECT_EQ(manifest.cache.kv_bytes, 2u << 20);
   ASSERT_EQ(manifest.functions.size(), 3u);
   const CachePolicyDecl& a = *manifest.functions[0].cache;
   EXPECT_EQ(a.ttl, std::chrono::seconds(60));
@@ -1210,6 +1214,7 @@ cache = { ttl = "1s", key = [] }
   EXPECT_FALSE(c.key_query);
   const Manifest defaults = parse_ok(kHello);
   EXPECT_EQ(defaults.cache.l1_bytes, 64u << 20);
+  EXPECT_EQ(defaults.cache.kv_bytes, 64u << 20);
   EXPECT_FALSE(defaults.functions[0].cache.has_value());
 }
 
