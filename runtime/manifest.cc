@@ -643,12 +643,27 @@ class Loader {
         if (auto value = size(node, path, kMinCacheBytes, kMaxCacheBytes)) cache.l1_bytes = *value;
       } else if (name == "l2_bytes") {
         if (auto value = size(node, path, kMinCacheBytes, kMaxCacheBytes)) cache.l2_bytes = *value;
+      } else if (name == "max_entry_fraction") {
+        std::optional<double> fraction;
+        if (const auto* integer = node.as_integer()) {
+          fraction = static_cast<double>(integer->get());
+        } else if (const auto* floating = node.as_floating_point()) {
+          fraction = floating->get();
+        } else {
+          type_error(node, path, "expected a share of the budget such as 0.125");
+        }
+        if (fraction && (!(*fraction > 0) || *fraction > 1 || !std::isfinite(*fraction))) {
+          error(node, path, "must be more than 0 and at most 1; got " + literal(node));
+        } else if (fraction) {
+          cache.max_entry_fraction = *fraction;
+        }
       } else if (name == "kv_bytes") {
         if (auto value = size(node, path, kMinCacheBytes, kMaxCacheBytes)) cache.kv_bytes = *value;
       } else if (name == "redis") {
         if (const toml::table* redis_table = as_table(node, path)) redis(*redis_table, cache);
       } else {
-        unknown_key(key, "cache", {"l1_bytes", "l2_bytes", "kv_bytes", "redis"});
+        unknown_key(key, "cache",
+                    {"l1_bytes", "l2_bytes", "max_entry_fraction", "kv_bytes", "redis"});
       }
     }
   }

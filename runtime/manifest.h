@@ -59,7 +59,9 @@ struct CacheConfig {
   std::uint64_t l1_bytes = 64ull * 1024 * 1024;   // per worker
   std::uint64_t l2_bytes = 256ull * 1024 * 1024;  // node-wide
   std::uint64_t kv_bytes = 64ull * 1024 * 1024;   // node-wide ctx.kv() store, without redis
-  std::optional<RedisConfig> redis;               // absent: no L3
+  // L1 and L2 do not admit a response charging more than this share of their budget.
+  double max_entry_fraction = 1.0 / 8;
+  std::optional<RedisConfig> redis;  // absent: no L3
 };
 
 struct RouteDecl {

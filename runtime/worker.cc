@@ -61,7 +61,7 @@ Worker::Worker(unsigned id, SharedState& shared, int listen_fd, int admin_fd, in
       app_generation_(shared.app_generation()),
       listeners_{listen_fd, admin_fd},
       signal_fd_(signal_fd),
-      l1_(shared.cache.l1_bytes) {
+      l1_(shared.cache.l1_bytes, shared.cache.max_entry_fraction) {
   const ServerConfig& server = shared.server;
   header_timers_.set_timeout(server.header_timeout);
   idle_timers_.set_timeout(server.idle_timeout);

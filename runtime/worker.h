@@ -42,7 +42,7 @@ class SharedState {
   explicit SharedState(std::shared_ptr<const App> app)
       : server(app->server()),
         cache(app->manifest().cache),
-        l2(cache.l2_bytes),
+        l2(cache.l2_bytes, cache.max_entry_fraction),
         kv(cache.kv_bytes),
         app_(std::move(app)) {}
 

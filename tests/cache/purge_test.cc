@@ -121,8 +121,11 @@ TEST(PurgeList, CheckingAllocatesNothing) {
 
 TEST(PurgeList, ChecksRaceAdditionsSafely) {
   PurgeList purges;
+  std::atomic<bool> started{false};
   std::atomic<bool> stop{false};
   std::thread writer([&] {
+    while (!started)
+      std::this_thread::yield();  // the checks overlap the additions
     const PurgeRule rules[] = {rule(PurgeRule::Kind::kPath, "/hot")};
     for (int i = 0; i < 2000; ++i)
       purges.add(rules, i);
@@ -131,7 +134,8 @@ TEST(PurgeList, ChecksRaceAdditionsSafely) {
   const std::string hot = key_for("test.local", "/hot");
   const std::string cold = key_for("test.local", "/cold");
   std::uint64_t checks = 0;
-  while (!stop) {
+  started = true;
+  while (!stop || checks == 0) {
     const std::uint64_t mark = purges.latest();
     EXPECT_FALSE(purges.purged(mark, cold, ""));
     if (mark > 0) {

@@ -336,7 +336,7 @@ url = "http://127.0.0.1:9000"
   EXPECT_EQ(errors_of(text),
             (Lines{
                 "edgefn.toml:2:11: cache.l1: unknown key; expected one of: l1_bytes, l2_bytes, "
-                "kv_bytes, redis",
+                "max_entry_fraction, kv_bytes, redis",
                 "edgefn.toml:6:3: server.max_body: unknown key; expected one of: listen, admin, "
                 "workers, max_connections, max_header_bytes, max_target_bytes, max_body_bytes, "
                 "header_timeout, idle_timeout, drain_timeout",
@@ -1216,6 +1216,21 @@ cache = { ttl = "1s", key = [] }
   EXPECT_EQ(defaults.cache.l1_bytes, 64u << 20);
   EXPECT_EQ(defaults.cache.kv_bytes, 64u << 20);
   EXPECT_FALSE(defaults.functions[0].cache.has_value());
+}
+
+TEST(Manifest, MaxEntryFractionBoundsWhatTheLayersAdmit) {
+  EXPECT_DOUBLE_EQ(parse_ok(kHello).cache.max_entry_fraction, 0.125);
+  EXPECT_DOUBLE_EQ(
+      parse_ok(std::string("[cache]\nmax_entry_fraction = 0.5\n") + std::string(kHello))
+          .cache.max_entry_fraction,
+      0.5);
+  EXPECT_EQ(errors_of(std::string("[cache]\nmax_entry_fraction = 1.5\n") + std::string(kHello)),
+            (Lines{"edgefn.toml:2:22: cache.max_entry_fraction: must be more than 0 and at most "
+                   "1; got 1.5"}));
+  EXPECT_EQ(
+      errors_of(std::string("[cache]\nmax_entry_fraction = \"half\"\n") + std::string(kHello)),
+      (Lines{"edgefn.toml:2:22: cache.max_entry_fraction: expected a share of the budget "
+             "such as 0.125, got a string"}));
 }
 
 TEST(Manifest, RedisLayerSettingsAndDefaults) {
