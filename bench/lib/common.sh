@@ -115,26 +115,52 @@ bench_wait_port() {
   return 1
 }
 
-# Starts edgefn in the background: bench_start_edgefn OUTDIR PORT WORKERS [CPU_LIST].
-# Waits for its ready line; sets EDGEFN_PID. stdout/stderr go to OUTDIR/edgefn.{out,err}.
+# Starts edgefn in the background: bench_start_edgefn OUTDIR PORT WORKERS [CPU_LIST [MANIFEST]]
+# (MANIFEST: bench/hello.toml by default). Waits for its ready line; sets EDGEFN_PID.
+# stdout/stderr go to OUTDIR/edgefn-PORT.{out,err}.
 bench_start_edgefn() {
-  local dir="$1" port="$2" workers="$3" cpus="${4:-}" i
-  local cmd=("$EDGEFN" serve "$BENCH_DIR/hello.toml" --listen "127.0.0.1:$port"
+  local dir="$1" port="$2" workers="$3" cpus="${4:-}" manifest="${5:-$BENCH_DIR/hello.toml}" i
+  local out="$dir/edgefn-$port.out" err="$dir/edgefn-$port.err"
+  local cmd=("$EDGEFN" serve "$manifest" --listen "127.0.0.1:$port"
     --admin 127.0.0.1:0 --workers "$workers")
   [[ -n "$cpus" ]] && cmd=(taskset -c "$cpus" "${cmd[@]}")
-  env -i PATH=/usr/bin:/bin "${cmd[@]}" >"$dir/edgefn.out" 2>"$dir/edgefn.err" &
+  env -i PATH=/usr/bin:/bin "${cmd[@]}" >"$out" 2>"$err" &
   EDGEFN_PID=$!
   bench_track "$EDGEFN_PID"
   for ((i = 0; i < 500; i++)); do
-    if grep -q '"msg":"ready"' "$dir/edgefn.out" 2>/dev/null; then
+    if grep -q '"msg":"ready"' "$out" 2>/dev/null; then
       bench_wait_port "$port" 2 && return 0
     fi
     kill -0 "$EDGEFN_PID" 2>/dev/null || break
     sleep 0.01
   done
-  bench_log "edgefn did not become ready; its stderr:"
-  sed 's/^/  /' "$dir/edgefn.err" "$dir/edgefn.out" >&2
+  bench_log "edgefn did not become ready; its output:"
+  sed 's/^/  /' "$err" "$out" >&2
   return 1
+}
+
+# wrk prints latencies as 812.00us, 1.23ms, 2.00s; converts one to microseconds.
+bench_to_us() {
+  awk -v v="$1" 'BEGIN {
+    n = v + 0
+    if (v ~ /us$/) f = 1; else if (v ~ /ms$/) f = 1000; else if (v ~ /m$/) f = 60e6;
+    else if (v ~ /s$/) f = 1e6; else f = 1
+    printf "%.0f", n * f
+  }'
+}
+
+# What a `wrk --latency` report says: bench_wrk_summary FILE prints "REQ/S P50_US P99_US
+# REQUESTS ERRORS" (errors: non-2xx answers plus socket errors), or nothing when FILE holds no
+# result.
+bench_wrk_summary() {
+  local file="$1" reqps requests errors
+  reqps="$(awk '/^Requests\/sec:/ { print $2 }' "$file")"
+  requests="$(awk '/ requests in / { print $1 }' "$file")"
+  [[ -n $reqps && -n $requests && $requests -gt 0 ]] || return 0
+  errors="$(awk '/^ *Non-2xx/ { e += $NF } /Socket errors/ {
+      for (i = 1; i <= NF; i++) if ($i ~ /^[0-9]+,?$/) e += $i } END { print e + 0 }' "$file")"
+  echo "$reqps $(bench_to_us "$(awk '$1 == "50%" { print $2 }' "$file")")" \
+    "$(bench_to_us "$(awk '$1 == "99%" { print $2 }' "$file")")" "$requests $errors"
 }
 
 # Renders bench/nginx/nginx.conf.in into DIR: bench_nginx_conf DIR PORT WORKERS MASTER(on|off).
