@@ -22,7 +22,12 @@ OffloadPool::~OffloadPool() {
 bool OffloadPool::submit(std::shared_ptr<OffloadJob> job) {
   {
     std::lock_guard lock(mutex_);
-    if (stopping_ || queue_.size() >= capacity_) return false;
+    if (stopping_) return false;
+    // Abandoned jobs (their requests timed out or left) would be skipped when popped; a full
+    // queue drops them first so they do not take places live requests could have. O(queue) only
+    // when full.
+    if (queue_.size() >= capacity_) std::erase_if(queue_, [](auto& j) { return j->abandoned(); });
+    if (queue_.size() >= capacity_) return false;
     queue_.push_back(std::move(job));
   }
   ready_.notify_one();

@@ -56,8 +56,8 @@ class OffloadPool {
   OffloadPool(const OffloadPool&) = delete;
   OffloadPool& operator=(const OffloadPool&) = delete;
 
-  // Any thread: queues the job; false when the queue is full or the pool stopped (the caller
-  // answers 503). Takes a short lock and never waits for a pool thread.
+  // Any thread: queues the job; false when the queue is full of jobs not abandoned, or the pool
+  // stopped (the caller answers 503). Takes a short lock and never waits for a pool thread.
   bool submit(std::shared_ptr<OffloadJob> job);
 
   // The owner's thread: moves the finished, not abandoned jobs of `owner` into `out`.

@@ -149,10 +149,14 @@ TEST_F(OffloadTest, HelloAnswersWhileThePoolIsSaturated) {
   ASSERT_TRUE(exchange(port(), get_request("/hello"), response));
   EXPECT_EQ(response.body, "Hello, world!");
   EXPECT_LT(SteadyClock::now() - sent, Millis(1000));
+  // Both were taken unless the pool thread had not picked the first up when the second came.
+  int taken = 0;
   for (Client& client : busy) {
     ASSERT_TRUE(client.read_response(response, kLongWait));
-    EXPECT_EQ(response.status, 200);
+    EXPECT_TRUE(response.status == 200 || response.status == 503) << printable(response.raw);
+    taken += response.status == 200;
   }
+  EXPECT_GE(taken, 1);
 }
 
 TEST_F(OffloadTest, AHandlerThatSuspendsIs500) {

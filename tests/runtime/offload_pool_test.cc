@@ -168,6 +168,27 @@ TEST(OffloadPool, AbandonedWhileQueuedDoesNotRun) {
   EXPECT_FALSE(queued->ran);
 }
 
+TEST(OffloadPool, AbandonedQueuedJobsGiveTheirPlaceBack) {
+  Gate gate;
+  Wakes wakes;
+  OffloadPool pool(1, 1, 1, wakes.callback());
+  ASSERT_TRUE(pool.submit(std::make_shared<TestJob>(0, 1, &gate)));
+  gate.wait_entered(1);
+  auto queued = std::make_shared<TestJob>(0, 2);
+  ASSERT_TRUE(pool.submit(queued));
+  EXPECT_FALSE(pool.submit(std::make_shared<TestJob>(0, 3)));  // full
+  queued->abandon();
+  EXPECT_TRUE(pool.submit(std::make_shared<TestJob>(0, 4)));  // takes the abandoned one's place
+  EXPECT_EQ(pool.queued(), 1u);
+  gate.release();
+  wakes.wait_for(2);
+  std::vector<std::shared_ptr<OffloadJob>> finished;
+  pool.take_finished(0, finished);
+  ASSERT_EQ(finished.size(), 2u);
+  EXPECT_EQ(finished[1]->slot(), 4u);
+  EXPECT_FALSE(queued->ran);
+}
+
 TEST(OffloadPool, AbandonedAfterDeliveryIsNotTaken) {
   Wakes wakes;
   OffloadPool pool(1, 4, 1, wakes.callback());
