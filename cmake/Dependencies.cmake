@@ -62,3 +62,17 @@ find_path(RAPIDJSON_INCLUDE_DIR rapidjson/document.h REQUIRED)
 add_library(valijson INTERFACE)
 target_include_directories(valijson SYSTEM INTERFACE ${VALIJSON_INCLUDE_DIR}
                                                      ${RAPIDJSON_INCLUDE_DIR})
+
+# cmark-gfm (the markdown module): the static archives, as for liburing. The extensions call
+# into the core library, so the extensions archive links first.
+find_library(CMARK_GFM_ARCHIVE NAMES libcmark-gfm.a REQUIRED)
+find_library(CMARK_GFM_EXTENSIONS_ARCHIVE NAMES libcmark-gfm-extensions.a REQUIRED)
+find_path(CMARK_GFM_INCLUDE_DIR cmark-gfm.h REQUIRED)
+add_library(cmark_gfm STATIC IMPORTED GLOBAL)
+set_target_properties(cmark_gfm PROPERTIES IMPORTED_LOCATION ${CMARK_GFM_ARCHIVE}
+                                           INTERFACE_INCLUDE_DIRECTORIES ${CMARK_GFM_INCLUDE_DIR})
+add_library(cmark_gfm_extensions STATIC IMPORTED GLOBAL)
+set_target_properties(cmark_gfm_extensions PROPERTIES
+  IMPORTED_LOCATION ${CMARK_GFM_EXTENSIONS_ARCHIVE}
+  INTERFACE_INCLUDE_DIRECTORIES ${CMARK_GFM_INCLUDE_DIR}
+  INTERFACE_LINK_LIBRARIES cmark_gfm)

@@ -177,6 +177,7 @@ std::unique_ptr<const App> build_app(Manifest manifest, std::vector<Diagnostic>&
       });
     }
     function.timeout = declared.timeout.value_or(Duration{});
+    function.offload = declared.offload;
     function.cache = declared.cache;
     for (const ResponseHeaderDecl& header : declared.response_headers) {
       function.response_header_lines += header.name + ": " + header.value + "\r\n";

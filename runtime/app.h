@@ -44,6 +44,8 @@ struct Function {
   std::optional<CachePolicyDecl> cache;
   // The manifest's timeout: the function's time to answer before the client gets 504. Zero: none.
   Duration timeout{};
+  // The manifest's offload: handle() runs on the node's offload pool (runtime/offload_pool.h).
+  bool offload = false;
 };
 
 class App {

@@ -53,6 +53,7 @@ Connection::Connection(Worker& worker, std::uint32_t slot)
 Connection::~Connection() {
   // The worker is going away with functions still suspended: free what their frames own.
   if (driver_) driver_.destroy();
+  if (offload_) offload_->abandon();
   worker_.alarms().cancel(alarm_);
 }
 
@@ -155,8 +156,8 @@ void Connection::on_peer_done() {
       // A client that stops sending while its request waits for a slot or its function is
       // suspended has given up on the answer (as nginx treats a proxied request): cancel and
       // free what the request holds.
-      if (waiting_for_ != nullptr || following_ || driver_ || start_pending_ || retry_pending_ ||
-          redis_pending_ || redis_answered_) {
+      if (waiting_for_ != nullptr || following_ || driver_ || offload_ || start_pending_ ||
+          retry_pending_ || redis_pending_ || redis_answered_) {
         close();
       }
       break;  // a function running to completion answers, then the connection closes
@@ -818,15 +819,43 @@ void Connection::start_function() {
     alarm_.deadline = deadline;
     worker_.alarms().schedule(alarm_);
   }
+  if (function.offload) {
+    start_offload(function, deadline);
+    return;
+  }
   context_.emplace(function.config, *logger_, &arena_, deadline, worker_.alarms(), &kv_);
   handling_ = true;
   const RequestDriver driver = drive(this, function.module.get(), &*context_);
   if (handling_) driver_ = driver.handle;  // suspended; else it completed and is gone
 }
 
+void Connection::start_offload(const Function& function, api::Context::Clock::time_point deadline) {
+  handling_ = true;
+  offload_ =
+      std::make_shared<OffloadRequest>(worker_.id(), slot_, app_, function, request_, deadline);
+  if (worker_.shared().offload->submit(offload_)) return;  // offload_done answers, or the alarm
+  end_function();
+  function_headers(request_.headers);
+  // Like a full concurrency queue: the pool is a capacity limit a retry soon may get under.
+  respond_unavailable("the offload pool is busy");
+}
+
+void Connection::offload_done(OffloadJob& job) {
+  if (offload_.get() != &job) return;  // a job of an earlier request on this slot
+  // Held until the response is written: its strings live in the job's arena.
+  const std::shared_ptr<OffloadRequest> finished = std::move(offload_);
+  if (const api::Response* response = finished->response()) {
+    handler_done(*response);
+  } else {
+    handler_failed(finished->error());
+  }
+}
+
 void Connection::end_function() {
   handling_ = false;
   driver_ = {};
+  // A pool thread may still be running it: the pool drops the result instead of delivering it.
+  if (offload_) std::exchange(offload_, {})->abandon();
   worker_.alarms().cancel(alarm_);
   if (holding_ != nullptr) worker_.release_slot(*std::exchange(holding_, nullptr));
 }
@@ -864,8 +893,8 @@ void Connection::on_alarm() {
 void Connection::on_function_timeout() {
   // The function is suspended (this runs from the worker's loop): destroying its driver
   // destroys its coroutines where they wait, and their awaits cancel what they waited for.
-  std::exchange(driver_, {}).destroy();
-  end_function();
+  if (driver_) std::exchange(driver_, {}).destroy();
+  end_function();  // an offloaded function is abandoned: the pool drops its late result
   const Function& function = app().functions()[match_.target];
   if (log_enabled(LogLevel::kWarn)) {
     LogLine line(LogLevel::kWarn, "function timed out");

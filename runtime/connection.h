@@ -33,6 +33,7 @@
 #include "runtime/http_writer.h"
 #include "runtime/kv_store.h"
 #include "runtime/log.h"
+#include "runtime/offload_request.h"
 #include "runtime/response_store.h"
 #include "runtime/timer_list.h"
 
@@ -97,6 +98,10 @@ class Connection {
   // request continues from the loop.
   void redis_answered(std::uint32_t serial, const cache::RedisReply* reply);
 
+  // The offload pool finished `job` (the worker's loop calls this): answered with its result
+  // when it is the job this connection's request waits for, else ignored.
+  void offload_done(OffloadJob& job);
+
  private:
   enum class Phase : std::uint8_t {
     kReading,    // parsing requests
@@ -123,6 +128,9 @@ class Connection {
   // concurrency limit (answering 503 when the queue is full).
   void run_function(const http::RequestHead& head);
   void start_function();
+  // start_function for an `offload = true` function: the request goes to the pool, or is
+  // answered 503 when the pool's queue is full.
+  void start_offload(const Function& function, api::Context::Clock::time_point deadline);
   api::Request make_request(const http::RequestHead& head);
   // Whether a stored response was purged since its request began (cache/purge.h); a purged one
   // is removed from its layer. An L1 entry that was not is marked checked.
@@ -262,6 +270,9 @@ class Connection {
   std::uint32_t redis_serial_ = 0;      // numbers lookups, so a late answer is recognised
   std::string redis_value_;             // capacity kept
 
+  // The running offloaded function's job, shared with the pool; abandoned (and let go of) when
+  // the request ends without its result: timeout, closed socket.
+  std::shared_ptr<OffloadRequest> offload_;
   // The suspended driver of the running function, destroyed to cancel it (timeout, close).
   std::coroutine_handle<> driver_;
   // Due at the function's timeout while it runs, or at the end of its queue wait.

@@ -598,11 +598,17 @@ class Loader {
         if (auto value = timeout(node, path)) server.idle_timeout = *value;
       } else if (name == "drain_timeout") {
         if (auto value = timeout(node, path)) server.drain_timeout = *value;
+      } else if (name == "offload_threads") {
+        if (auto value = integer(node, path, 0, 1024))
+          server.offload_threads = static_cast<unsigned>(*value);
+      } else if (name == "offload_queue") {
+        if (auto value = integer(node, path, 1, 1'000'000))
+          server.offload_queue = static_cast<std::uint32_t>(*value);
       } else {
         unknown_key(key, "server",
                     {"listen", "admin", "workers", "max_connections", "max_header_bytes",
                      "max_target_bytes", "max_body_bytes", "header_timeout", "idle_timeout",
-                     "drain_timeout"});
+                     "drain_timeout", "offload_threads", "offload_queue"});
       }
     }
 
@@ -807,11 +813,17 @@ class Loader {
         queue_node = &value;
         queue_key = field_path;
         if (auto wait = timeout(value, field_path)) concurrency.queue_timeout = *wait;
+      } else if (name == "offload") {
+        if (const auto* flag = value.as_boolean()) {
+          function.offload = flag->get();
+        } else {
+          type_error(value, field_path, "expected true or false");
+        }
       } else {
         unknown_key(field, path,
                     {"module", "routes", "host", "config", "max_body_bytes", "body_schema", "query",
                      "headers", "cors", "response_headers", "rate_limit", "cache", "timeout",
-                     "max_concurrency", "queue", "queue_timeout"});
+                     "max_concurrency", "queue", "queue_timeout", "offload"});
       }
     }
     if (has_concurrency) {

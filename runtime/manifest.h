@@ -43,6 +43,8 @@ struct ServerConfig {
   Duration header_timeout = std::chrono::seconds(10);  // head incomplete -> 408, close
   Duration idle_timeout = std::chrono::seconds(30);    // idle keep-alive -> close
   Duration drain_timeout = std::chrono::seconds(30);   // SIGTERM: in-flight work gets this long
+  unsigned offload_threads = 0;                        // offload pool threads; 0 = one per core
+  std::uint32_t offload_queue = 1024;                  // offloaded requests waiting; full -> 503
 };
 
 // [cache.redis]: the upstream cache layer (L3), shared by every worker and every node that
@@ -155,6 +157,7 @@ struct FunctionConfig {
   std::optional<Duration> timeout;  // absent: none; else 504 when it passes
   std::optional<CachePolicyDecl> cache;
   std::optional<ConcurrencyDecl> concurrency;
+  bool offload = false;  // handle() runs on the node's offload pool, not on the worker
 };
 
 struct Manifest {

@@ -114,6 +114,12 @@ bool Server::start(std::string& error) {
                                                 i == 0 ? signal_fd_ : -1));
     shared_.workers.push_back(workers_.back().get());
   }
+  // The pool's threads wake a worker through its eventfd, so the workers exist first.
+  const unsigned offload_threads =
+      config.offload_threads == 0 ? default_worker_count() : config.offload_threads;
+  shared_.offload =
+      std::make_unique<OffloadPool>(offload_threads, config.offload_queue, count,
+                                    [this](unsigned owner) { shared_.workers[owner]->wake(); });
   signal_fd_ = -1;  // the first worker owns it now
   running_ = true;
   StartLatch latch;
@@ -168,6 +174,8 @@ void Server::stop_threads() {
     if (thread.joinable()) thread.join();
   }
   threads_.clear();
+  // No worker is left to take results: queued jobs are dropped, running ones finish first.
+  if (shared_.offload) shared_.offload->stop();
   running_ = false;
 }
 

@@ -192,6 +192,7 @@ void Worker::dispatch(io_uring_cqe* cqe) {
       refresh_app();
       grant_waiters();
       release_followers();
+      take_offloaded();
       break;
     case Op::kDeadline:
       if (index == deadline_sequence_) armed_deadline_ = Clock::time_point::max();
@@ -391,6 +392,17 @@ void Worker::grant_waiters() {
     }
     waiter = next;
   }
+}
+
+void Worker::take_offloaded() {
+  if (!shared_.offload) return;
+  shared_.offload->take_finished(id_, offloaded_);
+  for (auto& job : offloaded_) {
+    // The connection checks that the job is still the one it waits for: the slot may have been
+    // reused since, or the request abandoned it after the pool delivered it.
+    slots_[job->slot()]->offload_done(*job);
+  }
+  offloaded_.clear();  // the last references, mostly: jobs are freed on the thread that made them
 }
 
 void Worker::arm_wake() {

@@ -27,6 +27,7 @@
 #include "runtime/http_writer.h"
 #include "runtime/kv_memory.h"
 #include "runtime/log.h"
+#include "runtime/offload_pool.h"
 #include "runtime/redis_client.h"
 #include "runtime/refresh.h"
 #include "runtime/timer_list.h"
@@ -59,6 +60,9 @@ class SharedState {
   cache::PurgeList purges;     // POST /purge on the admin listener
   // ctx.kv()'s values when there is no [cache.redis]; outlives reloads like the caches.
   MemoryKv kv;
+  // Runs `offload = true` functions; started by the Server once the workers exist (their wake()
+  // is how a finished job reaches its worker), stopped after they have joined.
+  std::unique_ptr<OffloadPool> offload;
 
   // The App new requests are served with. A reload publishes a new one (any thread) and wakes
   // every worker; a worker takes it when it sees the generation move, and requests already
@@ -166,6 +170,8 @@ class Worker final : private RedisClient::Listener {
   void grant_waiters();
   // Lets the followers whose flight has landed look their key up again.
   void release_followers();
+  // Hands the offload pool's finished jobs to the connections that submitted them.
+  void take_offloaded();
   void fire_alarms();
   void arm_deadline();
   void begin_drain();
@@ -212,8 +218,9 @@ class Worker final : private RedisClient::Listener {
   bool draining_ = false;
   bool accept_retry_ = false;  // accept failed (EMFILE...): re-arm on the next tick
   std::vector<Connection*> deferred_;
-  ConnectionList waiters_;        // for a concurrency slot
-  ConnectionList followers_;      // of a coalesced cache miss
+  std::vector<std::shared_ptr<OffloadJob>> offloaded_;  // scratch of take_offloaded; reused
+  ConnectionList waiters_;                              // for a concurrency slot
+  ConnectionList followers_;                            // of a coalesced cache miss
   __kernel_timespec deadline_{};  // read by the kernel when the ring timeout is submitted
   std::chrono::steady_clock::time_point armed_deadline_ =
       std::chrono::steady_clock::time_point::max();

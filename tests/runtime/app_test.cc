@@ -103,7 +103,7 @@ TEST(BuildApp, ExampleManifestBuilds) {
   const std::unique_ptr<const App> app = build_ok(std::move(*manifest));
   ASSERT_NE(app, nullptr);
 
-  ASSERT_EQ(app->functions().size(), 6u);
+  ASSERT_EQ(app->functions().size(), 7u);
   const Function& hello = app->functions()[0];
   EXPECT_EQ(hello.name, "hello");
   EXPECT_EQ(hello.module_name, "hello");
@@ -128,11 +128,13 @@ TEST(BuildApp, ExampleManifestBuilds) {
   EXPECT_EQ(orders.concurrency->settings().max, 64u);
   EXPECT_EQ(orders.concurrency->settings().queue, 256u);
   EXPECT_EQ(orders.timeout, std::chrono::milliseconds(500));
+  EXPECT_EQ(app->functions()[6].module_name, "markdown");
+  EXPECT_TRUE(app->functions()[6].offload);
   const Function& kv = app->functions()[5];
   EXPECT_EQ(kv.module_name, "kv");
   EXPECT_EQ(kv.config.string("prefix"), "demo:");
   EXPECT_EQ(app->manifest().cache.kv_bytes, 64u << 20);
-  EXPECT_EQ(app->routes().size(), 13u);
+  EXPECT_EQ(app->routes().size(), 14u);
 
   const Routed greeting = route(*app, "localhost:8080", "GET", "/hello/edge");
   EXPECT_EQ(greeting.match.status, router::Match::Status::kFound);
@@ -224,7 +226,7 @@ config = { file = "missing.html" }
 TEST(BuildApp, UnknownModuleListsTheRegisteredOnes) {
   const std::string names = functions::Registry::instance().names();
   // The built-in modules are all linked into this test, in sorted order.
-  EXPECT_NE(names.find("echo, hello, kv, static"), std::string::npos) << names;
+  EXPECT_NE(names.find("echo, hello, kv, markdown, static"), std::string::npos) << names;
   EXPECT_EQ(
       build_errors(R"([functions.a]
 routes = ["GET /a"]

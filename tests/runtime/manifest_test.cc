@@ -262,7 +262,11 @@ TEST(Manifest, ExampleManifestParses) {
   EXPECT_EQ(manifest->cache.l1_bytes, 64u << 20);
   EXPECT_EQ(manifest->cache.l2_bytes, 256u << 20);
   EXPECT_EQ(manifest->cache.kv_bytes, 64u << 20);
-  ASSERT_EQ(manifest->functions.size(), 6u);
+  EXPECT_EQ(manifest->server.offload_threads, 0u);
+  EXPECT_EQ(manifest->server.offload_queue, 1024u);
+  ASSERT_EQ(manifest->functions.size(), 7u);
+  EXPECT_EQ(manifest->functions[6].module, "markdown");
+  EXPECT_TRUE(manifest->functions[6].offload);
   EXPECT_EQ(manifest->functions[4].name, "orders");
   EXPECT_EQ(manifest->functions[5].module, "kv");
   EXPECT_EQ(manifest->functions[4].body_schema, "schemas/order.json");
@@ -332,21 +336,54 @@ listen = "0.0.0.0:8080"
 url = "http://127.0.0.1:9000"
 )";
   text += kHello;
-  text += "offload = true\n";
+  text += "offloaded = true\n";
   EXPECT_EQ(errors_of(text),
             (Lines{
                 "edgefn.toml:2:11: cache.l1: unknown key; expected one of: l1_bytes, l2_bytes, "
                 "max_entry_fraction, kv_bytes, redis",
                 "edgefn.toml:6:3: server.max_body: unknown key; expected one of: listen, admin, "
                 "workers, max_connections, max_header_bytes, max_target_bytes, max_body_bytes, "
-                "header_timeout, idle_timeout, drain_timeout",
+                "header_timeout, idle_timeout, drain_timeout, offload_threads, offload_queue",
                 "edgefn.toml:8:2: upstreams: unknown key; expected one of: server, cache, "
                 "functions",
-                "edgefn.toml:14:1: functions.hello.offload: unknown key; expected one of: module, "
-                "routes, host, config, max_body_bytes, body_schema, query, headers, cors, "
+                "edgefn.toml:14:1: functions.hello.offloaded: unknown key; expected one of: "
+                "module, routes, host, config, max_body_bytes, body_schema, query, headers, cors, "
                 "response_headers, rate_limit, cache, timeout, max_concurrency, queue, "
-                "queue_timeout",
+                "queue_timeout, offload",
             }));
+}
+
+TEST(Manifest, OffloadKeys) {
+  std::string text = "[server]\noffload_threads = 3\noffload_queue = 7\n";
+  text += kHello;
+  text += "offload = true\n";
+  std::vector<Diagnostic> errors;
+  const std::optional<Manifest> manifest = parse_manifest(text, "edgefn.toml", errors);
+  ASSERT_TRUE(manifest) << (errors.empty() ? "" : errors[0].to_string());
+  EXPECT_EQ(manifest->server.offload_threads, 3u);
+  EXPECT_EQ(manifest->server.offload_queue, 7u);
+  ASSERT_EQ(manifest->functions.size(), 1u);
+  EXPECT_TRUE(manifest->functions[0].offload);
+}
+
+TEST(Manifest, OffloadDefaults) {
+  std::vector<Diagnostic> errors;
+  const std::optional<Manifest> manifest = parse_manifest(kHello, "edgefn.toml", errors);
+  ASSERT_TRUE(manifest);
+  EXPECT_EQ(manifest->server.offload_threads, 0u);  // one per core
+  EXPECT_EQ(manifest->server.offload_queue, 1024u);
+  EXPECT_FALSE(manifest->functions[0].offload);
+}
+
+TEST(ManifestErrors, OffloadValues) {
+  std::string text = "[server]\noffload_queue = 0\n";
+  text += kHello;
+  text += "offload = \"yes\"\n";
+  const Lines errors = errors_of(text);
+  ASSERT_EQ(errors.size(), 2u);
+  EXPECT_TRUE(errors[0].starts_with("edgefn.toml:2:17: server.offload_queue: ")) << errors[0];
+  EXPECT_EQ(errors[1],
+            "edgefn.toml:7:11: functions.hello.offload: expected true or false, got a string");
 }
 
 TEST(ManifestErrors, WrongTypes) {
@@ -371,7 +408,7 @@ server = 1
           R"(edgefn.toml:6:20: server.max_header_bytes: expected a size such as 16384 or "16KiB", got a boolean)",
           R"(edgefn.toml:7:18: server.header_timeout: expected a duration such as "250ms" or "30s", got an integer)",
           R"(edgefn.toml:8:16: server.idle_timeout: expected a duration such as "250ms" or "30s", got a table)",
-          R"(edgefn.toml:9:1: server.server: unknown key; expected one of: listen, admin, workers, max_connections, max_header_bytes, max_target_bytes, max_body_bytes, header_timeout, idle_timeout, drain_timeout)",
+          R"(edgefn.toml:9:1: server.server: unknown key; expected one of: listen, admin, workers, max_connections, max_header_bytes, max_target_bytes, max_body_bytes, header_timeout, idle_timeout, drain_timeout, offload_threads, offload_queue)",
       }));
   EXPECT_EQ(errors_of(std::string("server = \"x\"\n") + std::string(kHello)),
             Lines{"edgefn.toml:1:10: server: expected a table, got a string"});
@@ -656,7 +693,7 @@ TEST(ManifestErrors, EveryErrorInOneRunInFileOrder) {
               R"(:8:16: server.idle_timeout: expected a duration such as "250ms" or "30s", got an integer)",
           file + ":9:1: server.keepalive: unknown key; expected one of: listen, admin, workers, "
                  "max_connections, max_header_bytes, max_target_bytes, max_body_bytes, "
-                 "header_timeout, idle_timeout, drain_timeout",
+                 "header_timeout, idle_timeout, drain_timeout, offload_threads, offload_queue",
           file +
               R"(:13:25: functions.hello.routes[1]: unknown method "get"; expected one of: GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS)",
           file + ":14:23: functions.hello.config.greeting: expected a string, integer, float, "
@@ -665,7 +702,7 @@ TEST(ManifestErrors, EveryErrorInOneRunInFileOrder) {
           file +
               ":18:1: functions.orders.route: unknown key; expected one of: module, routes, "
               "host, config, max_body_bytes, body_schema, query, headers, cors, response_headers, "
-              "rate_limit, cache, timeout, max_concurrency, queue, queue_timeout",
+              "rate_limit, cache, timeout, max_concurrency, queue, queue_timeout, offload",
           file + ":19:8: functions.orders.host: a host takes no port; the router ignores the "
                  "request's port",
           file +

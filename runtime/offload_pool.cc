@@ -1,0 +1,91 @@
+// The offload pool's threads, queue and inboxes.
+#include "runtime/offload_pool.h"
+
+#include <algorithm>
+#include <utility>
+
+namespace edgefn::runtime {
+
+OffloadPool::OffloadPool(unsigned threads, std::size_t capacity, unsigned owners,
+                         std::function<void(unsigned)> wake)
+    : capacity_(capacity), wake_(std::move(wake)) {
+  for (unsigned i = 0; i < owners; ++i)
+    inboxes_.push_back(std::make_unique<Inbox>());
+  for (unsigned i = 0; i < std::max(1u, threads); ++i)
+    threads_.emplace_back([this] { serve(); });
+}
+
+OffloadPool::~OffloadPool() {
+  stop();
+}
+
+bool OffloadPool::submit(std::shared_ptr<OffloadJob> job) {
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_) return false;
+    // Abandoned jobs (their requests timed out or left) would be skipped when popped; a full
+    // queue drops them first so they do not take places live requests could have. O(queue) only
+    // when full.
+    if (queue_.size() >= capacity_) std::erase_if(queue_, [](auto& j) { return j->abandoned(); });
+    if (queue_.size() >= capacity_) return false;
+    queue_.push_back(std::move(job));
+  }
+  ready_.notify_one();
+  return true;
+}
+
+void OffloadPool::take_finished(unsigned owner, std::vector<std::shared_ptr<OffloadJob>>& out) {
+  Inbox& inbox = *inboxes_[owner];
+  std::lock_guard lock(inbox.mutex);
+  for (auto& job : inbox.jobs) {
+    // Abandoned after it was delivered: the connection no longer waits for it.
+    if (!job->abandoned()) out.push_back(std::move(job));
+  }
+  inbox.jobs.clear();
+}
+
+std::size_t OffloadPool::queued() const {
+  std::lock_guard lock(mutex_);
+  return queue_.size();
+}
+
+void OffloadPool::stop() {
+  std::deque<std::shared_ptr<OffloadJob>> dropped;
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+    dropped.swap(queue_);
+  }
+  ready_.notify_all();
+  for (auto& job : dropped)
+    job->abandon();
+  for (auto& thread : threads_) {
+    if (thread.joinable()) thread.join();
+  }
+  threads_.clear();
+}
+
+void OffloadPool::serve() {
+  for (;;) {
+    std::shared_ptr<OffloadJob> job;
+    {
+      std::unique_lock lock(mutex_);
+      ready_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // stopping, and stop() took what was queued
+      job = std::move(queue_.front());
+      queue_.pop_front();
+    }
+    // A job abandoned while it waited (its request timed out) is not worth running.
+    if (!job->abandoned()) job->run();
+    if (job->abandoned()) continue;  // dropped here: the last reference, freed on this thread
+    const unsigned owner = job->owner();
+    {
+      Inbox& inbox = *inboxes_[owner];
+      std::lock_guard lock(inbox.mutex);
+      inbox.jobs.push_back(std::move(job));
+    }
+    wake_(owner);
+  }
+}
+
+}  // namespace edgefn::runtime
