@@ -2,17 +2,16 @@
 #include "runtime/offload_pool.h"
 
 #include <algorithm>
+#include <system_error>
 #include <utility>
 
 namespace edgefn::runtime {
 
 OffloadPool::OffloadPool(unsigned threads, std::size_t capacity, unsigned owners,
                          std::function<void(unsigned)> wake)
-    : capacity_(capacity), wake_(std::move(wake)) {
+    : thread_count_(std::max(1u, threads)), capacity_(capacity), wake_(std::move(wake)) {
   for (unsigned i = 0; i < owners; ++i)
     inboxes_.push_back(std::make_unique<Inbox>());
-  for (unsigned i = 0; i < std::max(1u, threads); ++i)
-    threads_.emplace_back([this] { serve(); });
 }
 
 OffloadPool::~OffloadPool() {
@@ -23,6 +22,16 @@ bool OffloadPool::submit(std::shared_ptr<OffloadJob> job) {
   {
     std::lock_guard lock(mutex_);
     if (stopping_) return false;
+    if (threads_.size() < thread_count_) {
+      // They wait on mutex_ until this push is done. A thread the system refuses (EAGAIN) is
+      // tried again by the next submit; with none at all, the request gets the 503.
+      try {
+        while (threads_.size() < thread_count_)
+          threads_.emplace_back([this] { serve(); });
+      } catch (const std::system_error&) {
+        if (threads_.empty()) return false;
+      }
+    }
     // Abandoned jobs (their requests timed out or left) would be skipped when popped; a full
     // queue drops them first so they do not take places live requests could have. O(queue) only
     // when full.
@@ -51,18 +60,19 @@ std::size_t OffloadPool::queued() const {
 
 void OffloadPool::stop() {
   std::deque<std::shared_ptr<OffloadJob>> dropped;
+  std::vector<std::thread> threads;
   {
     std::lock_guard lock(mutex_);
     stopping_ = true;
     dropped.swap(queue_);
+    threads.swap(threads_);
   }
   ready_.notify_all();
   for (auto& job : dropped)
     job->abandon();
-  for (auto& thread : threads_) {
+  for (auto& thread : threads) {
     if (thread.joinable()) thread.join();
   }
-  threads_.clear();
 }
 
 void OffloadPool::serve() {

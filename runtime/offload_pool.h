@@ -47,9 +47,12 @@ class OffloadJob {
 
 class OffloadPool {
  public:
-  // Starts `threads` (>= 1) threads. At most `capacity` submitted jobs wait for one. `owners`
-  // inboxes; `wake(owner)` runs on a pool thread after a job landed in that owner's inbox (the
-  // Server passes Worker::wake: an eventfd write).
+  // A pool of `threads` (>= 1) threads, started by the first submit(): start-up pays nothing
+  // for a pool no request has used yet (threads made at start-up compete with the pinned worker
+  // for its CPU, which cost bench/coldstart a 4 ms scheduler tick in a run out of ten). At most
+  // `capacity` submitted jobs wait for a thread. `owners` inboxes; `wake(owner)` runs on a pool
+  // thread after a job landed in that owner's inbox (the Server passes Worker::wake: an eventfd
+  // write).
   OffloadPool(unsigned threads, std::size_t capacity, unsigned owners,
               std::function<void(unsigned)> wake);
   ~OffloadPool();  // stop()
@@ -57,7 +60,8 @@ class OffloadPool {
   OffloadPool& operator=(const OffloadPool&) = delete;
 
   // Any thread: queues the job; false when the queue is full of jobs not abandoned, or the pool
-  // stopped (the caller answers 503). Takes a short lock and never waits for a pool thread.
+  // stopped (the caller answers 503). Takes a short lock and never waits for a pool thread; the
+  // first call also creates the threads (clone, no I/O).
   bool submit(std::shared_ptr<OffloadJob> job);
 
   // The owner's thread: moves the finished, not abandoned jobs of `owner` into `out`.
@@ -72,6 +76,7 @@ class OffloadPool {
  private:
   void serve();
 
+  const unsigned thread_count_;
   const std::size_t capacity_;
   std::function<void(unsigned)> wake_;
   mutable std::mutex mutex_;  // guards queue_ and stopping_; held for a push or a pop only
@@ -84,7 +89,7 @@ class OffloadPool {
     std::vector<std::shared_ptr<OffloadJob>> jobs;
   };
   std::vector<std::unique_ptr<Inbox>> inboxes_;
-  std::vector<std::thread> threads_;
+  std::vector<std::thread> threads_;  // guarded by mutex_: made by the first submit()
 };
 
 }  // namespace edgefn::runtime
