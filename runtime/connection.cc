@@ -437,20 +437,6 @@ bool is_unsafe(std::string_view method) {
   return method == "POST" || method == "PUT" || method == "PATCH" || method == "DELETE";
 }
 
-// The raw value of the first `name` parameter of a query string, or nullopt.
-std::optional<std::string_view> query_value(std::string_view query, std::string_view name) {
-  while (!query.empty()) {
-    const std::size_t amp = query.find('&');
-    const std::string_view pair = query.substr(0, amp);
-    query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
-    const std::size_t eq = pair.find('=');
-    if (pair.substr(0, eq) == name) {
-      return eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1);
-    }
-  }
-  return std::nullopt;
-}
-
 // Rounded down: a response 0.1 s past its freshness has ttl=-1, never 0.
 std::int64_t whole_seconds(Clock::duration duration) {
   return std::chrono::floor<std::chrono::seconds>(duration).count();
@@ -478,7 +464,7 @@ bool Connection::answer_from_cache(const http::RequestHead& head, const Function
   if (!policy.key_query) {
     cache_query_.clear();
     for (const std::string& name : policy.key_query_params) {
-      if (const std::optional<std::string_view> value = query_value(head.query, name)) {
+      if (const std::optional<std::string_view> value = api::query_value(head.query, name)) {
         if (!cache_query_.empty()) cache_query_.push_back('&');
         cache_query_.append(name).append("=").append(*value);
       }

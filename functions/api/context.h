@@ -56,6 +56,10 @@ class Context {
   std::pmr::memory_resource* arena() const { return arena_; }
   // A response whose strings live in this request's arena.
   Response response(int status = 200) const { return Response(status, arena_); }
+  // A JSON error answer ({"error", "status"}) in this request's arena.
+  Response error(int status, std::string_view message) const {
+    return error_response(status, message, arena_);
+  }
 
  private:
   const Config* config_;

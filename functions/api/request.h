@@ -61,4 +61,20 @@ struct Request {
   std::string_view body;  // complete body, de-chunked
 };
 
+// The raw (still percent-encoded) value of the first `name` parameter of a query string (without
+// '?'): empty for "name" without '=', nullopt when absent. Allocates nothing.
+constexpr std::optional<std::string_view> query_value(std::string_view query,
+                                                      std::string_view name) {
+  while (!query.empty()) {
+    const std::size_t amp = query.find('&');
+    const std::string_view pair = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
+    const std::size_t eq = pair.find('=');
+    if (pair.substr(0, eq) == name) {
+      return eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1);
+    }
+  }
+  return std::nullopt;
+}
+
 }  // namespace edgefn::api

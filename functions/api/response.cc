@@ -2,8 +2,10 @@
 #include "functions/api/response.h"
 
 #include "functions/api/ascii.h"
+#include "functions/api/json.h"
 
 #include <algorithm>
+#include <charconv>
 #include <cstddef>
 
 namespace edgefn::api {
@@ -36,6 +38,18 @@ std::string_view Response::header(std::string_view name) const {
     if (ascii::iequals(f.name, name)) return f.value;
   }
   return {};
+}
+
+Response error_response(int status, std::string_view message, std::pmr::memory_resource* arena) {
+  Response response(status, arena);
+  response.set_header("Content-Type", "application/json");
+  response.body.reserve(message.size() + 32);
+  response.body.append("{\"error\":");
+  json::append_string(response.body, message);
+  char digits[8];
+  const auto end = std::to_chars(digits, digits + sizeof digits, status).ptr;
+  response.body.append(",\"status\":").append(digits, end).push_back('}');
+  return response;
 }
 
 }  // namespace edgefn::api

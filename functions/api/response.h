@@ -14,6 +14,12 @@ struct HeaderField {
   std::pmr::string value;
 };
 
+class Response;
+
+// A JSON error answer: `status`, Content-Type application/json and the body
+// {"error":"<message>","status":<status>}, its strings in `arena`.
+Response error_response(int status, std::string_view message, std::pmr::memory_resource* arena);
+
 class Response {
  public:
   // The default resource is for tests and for code outside a request; modules pass ctx.arena()

@@ -30,46 +30,20 @@ std::optional<std::string_view> key_of(const api::Request& request) {
   return std::nullopt;
 }
 
-// The raw value of the query parameter `name`, or nullopt.
-std::optional<std::string_view> query_value(std::string_view query, std::string_view name) {
-  while (!query.empty()) {
-    const std::size_t amp = query.find('&');
-    const std::string_view pair = query.substr(0, amp);
-    query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
-    const std::size_t eq = pair.find('=');
-    if (pair.substr(0, eq) == name) {
-      return eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1);
-    }
-  }
-  return std::nullopt;
-}
-
-api::Response error(api::Context& ctx, int status, std::string_view message) {
-  api::Response response = ctx.response(status);
-  response.set_header("Content-Type", "application/json");
-  response.body.reserve(message.size() + 32);
-  response.body.append("{\"error\":");
-  api::json::append_string(response.body, message);
-  char digits[8];
-  const auto end = std::to_chars(digits, digits + sizeof digits, status).ptr;
-  response.body.append(",\"status\":").append(digits, end).push_back('}');
-  return response;
-}
-
 // The answers every operation shares for a failed call.
 api::Response failure(api::Context& ctx, api::KvStatus status) {
   switch (status) {
     case api::KvStatus::kNotFound:
-      return error(ctx, 404, "no value for this key");
+      return ctx.error(404, "no value for this key");
     case api::KvStatus::kTooLarge:
-      return error(ctx, 413, "value larger than the store takes");
+      return ctx.error(413, "value larger than the store takes");
     case api::KvStatus::kNotInteger:
-      return error(ctx, 409, "the stored value is not an integer, or the sum would overflow");
+      return ctx.error(409, "the stored value is not an integer, or the sum would overflow");
     case api::KvStatus::kOk:
     case api::KvStatus::kUnavailable:
       break;
   }
-  api::Response response = error(ctx, 503, "the key-value store is unavailable");
+  api::Response response = ctx.error(503, "the key-value store is unavailable");
   response.set_header("Retry-After", "1");
   return response;
 }
@@ -85,13 +59,13 @@ std::unique_ptr<api::Module> KvModule::create(const api::Config& config, std::st
 api::Task<api::Response> KvModule::handle(const api::Request& request, api::Context& ctx) const {
   const Operation operation = operation_of(request);
   if (operation == Operation::kNone) {
-    api::Response response = error(ctx, 405, "kv answers GET, PUT, DELETE and POST .../incr");
+    api::Response response = ctx.error(405, "kv answers GET, PUT, DELETE and POST .../incr");
     response.set_header("Allow", "GET, HEAD, PUT, DELETE, POST");
     co_return response;
   }
   const std::optional<std::string_view> name = key_of(request);
-  if (!name || name->empty()) co_return error(ctx, 404, "the route names no key");
-  if (name->size() > kMaxKeyBytes) co_return error(ctx, 414, "key longer than 512 bytes");
+  if (!name || name->empty()) co_return ctx.error(404, "the route names no key");
+  if (name->size() > kMaxKeyBytes) co_return ctx.error(414, "key longer than 512 bytes");
   std::pmr::string key(ctx.arena());
   key.reserve(settings_.prefix.size() + name->size());
   key.append(settings_.prefix).append(*name);
@@ -108,7 +82,7 @@ api::Task<api::Response> KvModule::handle(const api::Request& request, api::Cont
     }
     case Operation::kPut: {
       if (request.body.size() > settings_.max_value_bytes) {
-        co_return error(ctx, 413, "value larger than max_value_bytes");
+        co_return ctx.error(413, "value larger than max_value_bytes");
       }
       const api::KvResult put = co_await store.put(key, request.body, settings_.ttl);
       if (!put.ok()) co_return failure(ctx, put.status);
@@ -124,10 +98,10 @@ api::Task<api::Response> KvModule::handle(const api::Request& request, api::Cont
     }
     case Operation::kIncr: {
       std::int64_t by = 1;
-      if (const std::optional<std::string_view> text = query_value(request.query, "by")) {
+      if (const std::optional<std::string_view> text = api::query_value(request.query, "by")) {
         const auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), by);
         if (ec != std::errc() || end != text->data() + text->size() || text->empty()) {
-          co_return error(ctx, 400, "by: expected a 64-bit integer");
+          co_return ctx.error(400, "by: expected a 64-bit integer");
         }
       }
       const api::KvResult counted = co_await store.incr(key, by, settings_.ttl);
@@ -142,7 +116,7 @@ api::Task<api::Response> KvModule::handle(const api::Request& request, api::Cont
     case Operation::kNone:
       break;
   }
-  co_return error(ctx, 405, "method not allowed");
+  co_return ctx.error(405, "method not allowed");
 }
 
 }  // namespace edgefn::functions

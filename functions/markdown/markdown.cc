@@ -24,17 +24,6 @@ constexpr int kOptions = CMARK_OPT_SAFE | CMARK_OPT_VALIDATE_UTF8 | CMARK_OPT_GI
 // let through; with safe mode it is a second fence.
 constexpr std::string_view kExtensions[] = {"table", "autolink", "strikethrough", "tagfilter"};
 
-api::Response error(api::Context& ctx, int status, std::string_view message) {
-  api::Response response = ctx.response(status);
-  response.set_header("Content-Type", "application/json");
-  response.body.append("{\"error\":");
-  api::json::append_string(response.body, message);
-  char digits[8];
-  const auto end = std::to_chars(digits, digits + sizeof digits, status).ptr;
-  response.body.append(",\"status\":").append(digits, end).push_back('}');
-  return response;
-}
-
 struct ParserFree {
   void operator()(cmark_parser* parser) const { cmark_parser_free(parser); }
 };
@@ -98,9 +87,9 @@ std::unique_ptr<api::Module> MarkdownModule::create(const api::Config& config, s
 api::Task<api::Response> MarkdownModule::handle(const api::Request& request,
                                                 api::Context& ctx) const {
   const auto started = std::chrono::steady_clock::now();
-  if (request.body.empty()) co_return error(ctx, 400, "the request body holds no Markdown");
+  if (request.body.empty()) co_return ctx.error(400, "the request body holds no Markdown");
   if (max_input_bytes_ != 0 && request.body.size() > max_input_bytes_) {
-    co_return error(ctx, 413, "the Markdown is longer than max_input_bytes");
+    co_return ctx.error(413, "the Markdown is longer than max_input_bytes");
   }
   const std::unique_ptr<cmark_parser, ParserFree> parser(cmark_parser_new(kOptions));
   for (cmark_syntax_extension* extension : extensions_)

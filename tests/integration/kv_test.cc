@@ -166,25 +166,8 @@ TEST_F(KvMemoryTest, APrefixedWindowCounterExpires) {
   EXPECT_EQ(once(port(), "POST", "/window/ip1/incr").body, "{\"value\":1}");
 }
 
-class KvRedisTest : public ::testing::Test {
+class KvRedisTest : public RedisFixture {
  protected:
-  void SetUp() override {
-    std::string pattern = (std::filesystem::temp_directory_path() / "edgefn-kv-XXXXXX").string();
-    ASSERT_NE(::mkdtemp(pattern.data()), nullptr) << std::strerror(errno);
-    dir_ = pattern;
-    redis_port_ = free_port();
-  }
-  void TearDown() override {
-    for (Server* server : {&server_, &second_}) {
-      if (server->running()) {
-        EXPECT_EQ(server->stop(), 0) << server->output_for_failure();
-      }
-    }
-    redis_.kill();
-    std::error_code ignored;
-    std::filesystem::remove_all(dir_, ignored);
-  }
-
   // kv on Redis at `port`; /slow is kv with a function timeout shorter than Redis' timeout.
   std::string manifest(std::string_view timeout = "300ms") {
     const std::string path = (dir_ / "edgefn.toml").string();
@@ -207,12 +190,6 @@ class KvRedisTest : public ::testing::Test {
   std::string redis(const std::vector<std::string>& command) {
     return redis_cli(redis_port_, command);
   }
-
-  std::filesystem::path dir_;
-  std::uint16_t redis_port_ = 0;
-  RedisServer redis_;
-  Server server_;
-  Server second_;
 };
 
 TEST_F(KvRedisTest, ValuesLiveInRedisUnderTheirOwnPrefix) {

@@ -5,7 +5,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <csignal>
+#include <cstdlib>
+#include <cstring>
 #include <utility>
 
 namespace edgefn::integration {
@@ -50,6 +53,24 @@ std::string redis_cli(std::uint16_t port, const std::vector<std::string>& comman
   while (!out.empty() && out.back() == '\n')
     out.pop_back();
   return out;
+}
+
+void RedisFixture::SetUp() {
+  std::string pattern = (std::filesystem::temp_directory_path() / "edgefn-redis-XXXXXX").string();
+  ASSERT_NE(::mkdtemp(pattern.data()), nullptr) << std::strerror(errno);
+  dir_ = pattern;
+  redis_port_ = free_port();
+}
+
+void RedisFixture::TearDown() {
+  for (Server* server : {&server_, &second_}) {
+    if (server->running()) {
+      EXPECT_EQ(server->stop(), 0) << server->output_for_failure();
+    }
+  }
+  redis_.kill();
+  std::error_code ignored;
+  std::filesystem::remove_all(dir_, ignored);
 }
 
 }  // namespace edgefn::integration

@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <thread>
@@ -49,6 +50,21 @@ class FakeRedis {
   std::atomic<bool> stop_{false};
   std::atomic<int> accepted_{0};
   std::thread thread_;
+};
+
+// A fixture with a fresh temporary folder (for the test's manifest), a free port for a Redis
+// the test starts (or fakes) there, and two edgefn servers, all stopped when the test ends
+// (each server must exit 0).
+class RedisFixture : public ::testing::Test {
+ protected:
+  void SetUp() override;
+  void TearDown() override;
+
+  std::filesystem::path dir_;
+  std::uint16_t redis_port_ = 0;
+  RedisServer redis_;
+  Server server_;
+  Server second_;
 };
 
 // What redis-cli prints for one command, trimmed of its final newline.

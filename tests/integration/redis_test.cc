@@ -19,25 +19,8 @@
 namespace edgefn::integration {
 namespace {
 
-class RedisTest : public ::testing::Test {
+class RedisTest : public RedisFixture {
  protected:
-  void SetUp() override {
-    std::string pattern = (std::filesystem::temp_directory_path() / "edgefn-redis-XXXXXX").string();
-    ASSERT_NE(::mkdtemp(pattern.data()), nullptr) << std::strerror(errno);
-    dir_ = pattern;
-    redis_port_ = free_port();
-  }
-  void TearDown() override {
-    for (Server* server : {&server_, &second_}) {
-      if (server->running()) {
-        EXPECT_EQ(server->stop(), 0) << server->output_for_failure();
-      }
-    }
-    redis_.kill();
-    std::error_code ignored;
-    std::filesystem::remove_all(dir_, ignored);
-  }
-
   // A manifest whose [cache.redis] points at `port`: /page/* echoes and caches for a minute.
   std::string manifest(std::uint16_t port, std::string_view timeout = "300ms") {
     const std::string path = (dir_ / "edgefn.toml").string();
@@ -68,12 +51,6 @@ class RedisTest : public ::testing::Test {
     return response.header("cache-status").value_or("");
   }
   std::string stored_keys() { return redis_cli(redis_port_, {"KEYS", "edgefn:*"}); }
-
-  std::filesystem::path dir_;
-  std::uint16_t redis_port_ = 0;
-  RedisServer redis_;
-  Server server_;
-  Server second_;
 };
 
 TEST_F(RedisTest, WhatOneProcessStoresAFreshOneAnswersFromRedis) {
