@@ -22,9 +22,7 @@ using testing::Harness;
 using testing::run;
 
 const api::ModuleSpec& spec() {
-  const api::ModuleSpec* s = Registry::instance().find("echo");
-  EXPECT_NE(s, nullptr);
-  return *s;
+  return testing::module_spec("echo");
 }
 
 class EchoTest : public ::testing::Test {

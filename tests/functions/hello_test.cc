@@ -21,14 +21,10 @@ using testing::Harness;
 using testing::run;
 
 const api::ModuleSpec& spec() {
-  const api::ModuleSpec* s = Registry::instance().find("hello");
-  EXPECT_NE(s, nullptr);
-  return *s;
+  return testing::module_spec("hello");
 }
 
-api::Config config_of(std::map<std::string, api::ConfigValue, std::less<>> values) {
-  return api::Config(std::move(values), "");
-}
+using testing::config_of;
 
 // Runs the module once and returns the response.
 api::Response hello(const api::Config& config, const api::Request& request, Harness& h) {

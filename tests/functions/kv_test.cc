@@ -93,9 +93,7 @@ class TestKv final : public api::Kv {
 };
 
 const api::ModuleSpec& spec() {
-  const api::ModuleSpec* s = Registry::instance().find("kv");
-  EXPECT_NE(s, nullptr);
-  return *s;
+  return testing::module_spec("kv");
 }
 
 class KvModuleTest : public ::testing::Test {

@@ -19,14 +19,10 @@ using testing::Harness;
 using testing::run;
 
 const api::ModuleSpec& spec() {
-  const api::ModuleSpec* s = Registry::instance().find("markdown");
-  EXPECT_NE(s, nullptr);
-  return *s;
+  return testing::module_spec("markdown");
 }
 
-api::Config config_of(std::map<std::string, api::ConfigValue, std::less<>> values) {
-  return api::Config(std::move(values), "");
-}
+using testing::config_of;
 
 struct Rendered {
   int status;

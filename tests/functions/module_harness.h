@@ -5,12 +5,16 @@
 #include <gtest/gtest.h>
 
 #include <cstddef>
+#include <functional>
+#include <map>
 #include <memory_resource>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
 #include "functions/api/module.h"
+#include "functions/registry.h"
 
 namespace edgefn::functions::testing {
 
@@ -102,6 +106,19 @@ struct Harness {
   std::pmr::monotonic_buffer_resource arena;
   api::Kv* kv = nullptr;
 };
+
+// The registry entry of a built-in module; the test fails (and the process aborts on use) when
+// the binary has none by that name.
+inline const api::ModuleSpec& module_spec(std::string_view name) {
+  const api::ModuleSpec* spec = Registry::instance().find(name);
+  EXPECT_NE(spec, nullptr) << name;
+  return *spec;
+}
+
+// A module config from literal values, as the manifest loader would build it.
+inline api::Config config_of(std::map<std::string, api::ConfigValue, std::less<>> values) {
+  return api::Config(std::move(values), "");
+}
 
 // Creates a module through its registry entry, failing the test if creation fails.
 inline std::unique_ptr<api::Module> create_ok(const api::ModuleSpec& spec,

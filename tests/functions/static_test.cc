@@ -28,9 +28,7 @@ using testing::run;
 using Values = std::map<std::string, api::ConfigValue, std::less<>>;
 
 const api::ModuleSpec& spec() {
-  const api::ModuleSpec* s = Registry::instance().find("static");
-  EXPECT_NE(s, nullptr);
-  return *s;
+  return testing::module_spec("static");
 }
 
 // A fresh directory per test, removed afterwards, standing in for the manifest's directory.
