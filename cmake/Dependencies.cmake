@@ -76,3 +76,11 @@ set_target_properties(cmark_gfm_extensions PROPERTIES
   IMPORTED_LOCATION ${CMARK_GFM_EXTENSIONS_ARCHIVE}
   INTERFACE_INCLUDE_DIRECTORIES ${CMARK_GFM_INCLUDE_DIR}
   INTERFACE_LINK_LIBRARIES cmark_gfm)
+
+# c-ares: upstream host names are resolved by it, off the workers (runtime/resolver.cc). Static
+# glibc's getaddrinfo would need NSS plugins at run time, which a scratch container lacks.
+find_library(CARES_ARCHIVE NAMES libcares.a REQUIRED)
+find_path(CARES_INCLUDE_DIR ares.h REQUIRED)
+add_library(cares STATIC IMPORTED GLOBAL)
+set_target_properties(cares PROPERTIES IMPORTED_LOCATION ${CARES_ARCHIVE}
+  INTERFACE_INCLUDE_DIRECTORIES ${CARES_INCLUDE_DIR})

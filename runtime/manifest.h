@@ -66,6 +66,24 @@ struct CacheConfig {
   std::optional<RedisConfig> redis;  // absent: no L3
 };
 
+// [upstreams.<name>]: an HTTP/1.1 origin that functions reach with ctx.fetch (and the proxy
+// module), through a keep-alive pool on every worker.
+struct UpstreamConfig {
+  std::string name;
+  SourcePosition position;
+  std::string url;          // as written: "http://origin.internal:9000/base"
+  std::string host;         // lower-case name, or a numeric address (IPv6 without brackets)
+  std::uint16_t port = 80;  // the URL's, else 80
+  std::string base_path;    // the URL's path without its trailing '/': "/base"; "" for none
+  std::string host_header;  // sent as Host: the URL's authority, lower-case
+  Duration timeout = std::chrono::seconds(2);  // per attempt: connect, send, whole response
+  unsigned retries = 1;                        // more attempts, for idempotent methods only
+  unsigned connections = 16;                   // pooled keep-alive connections per worker
+  std::uint32_t circuit_failures = 5;          // consecutive failures that open; 0: never
+  Duration circuit_reset = std::chrono::seconds(10);  // open this long, then one probe
+  std::uint64_t max_response_bytes = 8ull * 1024 * 1024;  // head and body -> kTooLarge
+};
+
 struct RouteDecl {
   std::string method;   // "GET"
   std::string pattern;  // "/hello/:name"
@@ -158,6 +176,9 @@ struct FunctionConfig {
   std::optional<CachePolicyDecl> cache;
   std::optional<ConcurrencyDecl> concurrency;
   bool offload = false;  // handle() runs on the node's offload pool, not on the worker
+  // The upstreams ctx.fetch may reach, by name (each one of Manifest::upstreams).
+  std::vector<std::string> upstreams;
+  SourcePosition upstreams_position;
 };
 
 struct Manifest {
@@ -165,6 +186,7 @@ struct Manifest {
   std::string dir;   // directory of path: relative file names resolve against it
   ServerConfig server;
   CacheConfig cache;
+  std::vector<UpstreamConfig> upstreams;  // in file order
   std::vector<FunctionConfig> functions;  // in file order
 };
 

@@ -1,6 +1,6 @@
 // Context: what the runtime lends a module for one request — its config, a logger, the deadline,
-// the request's arena, timers and the node's key-value store. Created by the runtime; a module
-// only reads it.
+// the request's arena, timers, the node's key-value store and calls to upstreams. Created by the
+// runtime; a module only reads it.
 #pragma once
 
 #include <chrono>
@@ -9,6 +9,7 @@
 
 #include "functions/api/alarm.h"
 #include "functions/api/config.h"
+#include "functions/api/fetch.h"
 #include "functions/api/kv.h"
 #include "functions/api/response.h"
 
@@ -31,15 +32,18 @@ class Context {
  public:
   using Clock = std::chrono::steady_clock;
 
-  // `kv` null: a context without a store, whose ctx.kv() answers every call kUnavailable.
+  // `kv` null: a context without a store, whose ctx.kv() answers every call kUnavailable;
+  // `fetcher` null: one whose ctx.fetch() does.
   Context(const Config& config, Logger& logger, std::pmr::memory_resource* arena,
-          Clock::time_point deadline, Scheduler& scheduler, Kv* kv = nullptr)
+          Clock::time_point deadline, Scheduler& scheduler, Kv* kv = nullptr,
+          Fetcher* fetcher = nullptr)
       : config_(&config),
         logger_(&logger),
         arena_(arena),
         deadline_(deadline),
         scheduler_(&scheduler),
-        kv_(kv != nullptr ? kv : &UnavailableKv::instance()) {}
+        kv_(kv != nullptr ? kv : &UnavailableKv::instance()),
+        fetcher_(fetcher != nullptr ? fetcher : &UnavailableFetcher::instance()) {}
 
   const Config& config() const { return *config_; }
   Logger& log() const { return *logger_; }
@@ -52,6 +56,11 @@ class Context {
   }
   // The node's key-value store (see kv.h): `co_await ctx.kv().get(key)`.
   Kv& kv() const { return *kv_; }
+  // An HTTP call to one of the manifest's upstreams (see fetch.h):
+  // `co_await ctx.fetch("origin", {.target = "/items"})`.
+  FetchCall fetch(std::string_view upstream, const FetchRequest& request) const {
+    return FetchCall(*fetcher_, upstream, request);
+  }
   // Memory released when the request ends: coroutine frames, Response strings, scratch.
   std::pmr::memory_resource* arena() const { return arena_; }
   // A response whose strings live in this request's arena.
@@ -68,6 +77,7 @@ class Context {
   Clock::time_point deadline_;
   Scheduler* scheduler_;
   Kv* kv_;
+  Fetcher* fetcher_;
 };
 
 }  // namespace edgefn::api
