@@ -30,8 +30,8 @@ void respond_json(std::string& out, int status, std::string_view body,
 
 void respond_admin(std::string_view method, std::string_view path, const SharedState& shared,
                    const App& app, std::string& out, const http::ResponseFraming& framing) {
-  const bool known =
-      path == "/healthz" || path == "/readyz" || path == "/functions" || path == "/purge";
+  const bool known = path == "/healthz" || path == "/readyz" || path == "/functions" ||
+                     path == "/upstreams" || path == "/purge";
   if (path == "/purge") {
     // Routed by the connection to respond_purge; reaching here is a method it does not take.
     http::write_error(out, 405, "method not allowed for this path", framing, "Allow: POST\r\n");
@@ -54,6 +54,8 @@ void respond_admin(std::string_view method, std::string_view path, const SharedS
     } else {
       respond_json(out, 200, "{\"status\":\"ready\"}\n", framing);
     }
+  } else if (path == "/upstreams") {
+    respond_json(out, 200, upstreams_json(app, shared.resolver.get()), framing);
   } else {
     respond_json(out, 200, functions_json(app), framing);
   }
@@ -214,7 +216,98 @@ std::string functions_json(const App& app) {
       if (i > 0) out += ',';
       api::json::append_string(out, function.routes[i]);
     }
+    out += "],\"upstreams\":[";
+    for (std::size_t i = 0; i < function.upstreams.size(); ++i) {
+      if (i > 0) out += ',';
+      api::json::append_string(out, app.upstreams()[function.upstreams[i]].config.name);
+    }
     out += "]}";
+  }
+  out += "]}\n";
+  return out;
+}
+
+namespace {
+
+void append_counter(std::string& out, std::string_view name, std::int64_t value) {
+  out += ",\"";
+  out += name;
+  out += "\":";
+  out += std::to_string(value);
+}
+
+void append_addresses(std::string& out, const Upstream& upstream, Resolver* resolver) {
+  std::vector<SocketAddress> addresses;
+  std::string status = "resolved";
+  std::string error;
+  if (upstream.address) {
+    addresses.push_back(*upstream.address);
+  } else if (resolver != nullptr) {
+    const auto name = resolver->watch(upstream.config.host, upstream.config.port);
+    switch (name->addresses(addresses)) {
+      case ResolvedName::Status::kPending:
+        status = "pending";
+        break;
+      case ResolvedName::Status::kResolved:
+        break;
+      case ResolvedName::Status::kFailed:
+        status = "failed";
+        break;
+    }
+    error = name->error();
+  }
+  out += ",\"resolution\":";
+  api::json::append_string(out, status);
+  if (!error.empty()) {
+    out += ",\"resolution_error\":";
+    api::json::append_string(out, error);
+  }
+  out += ",\"addresses\":[";
+  for (std::size_t i = 0; i < addresses.size(); ++i) {
+    if (i > 0) out += ',';
+    api::json::append_string(out, addresses[i].to_string());
+  }
+  out += ']';
+}
+
+}  // namespace
+
+std::string upstreams_json(const App& app, Resolver* resolver) {
+  const auto now = CircuitBreaker::Clock::now();
+  std::string out = "{\"upstreams\":[";
+  bool first = true;
+  for (const Upstream& upstream : app.upstreams()) {
+    out += first ? "" : ",";
+    first = false;
+    out += "{\"name\":";
+    api::json::append_string(out, upstream.config.name);
+    out += ",\"url\":";
+    api::json::append_string(out, upstream.config.url);
+    const CircuitBreaker& breaker = *upstream.breaker;
+    const CircuitBreaker::State state = breaker.state();
+    out += ",\"state\":";
+    api::json::append_string(out, describe(state));
+    append_counter(out, "consecutive_failures", breaker.consecutive_failures());
+    append_counter(out, "times_opened", static_cast<std::int64_t>(breaker.times_opened()));
+    if (state != CircuitBreaker::State::kClosed) {
+      const auto open_for =
+          std::chrono::duration_cast<std::chrono::milliseconds>(now - breaker.opened_at());
+      append_counter(out, "open_for_ms", open_for.count());
+    }
+    const UpstreamCounters& counters = *upstream.counters;
+    const auto read = [](const std::atomic<std::uint64_t>& counter) {
+      return static_cast<std::int64_t>(counter.load(std::memory_order_relaxed));
+    };
+    append_counter(out, "connections_open", counters.open.load(std::memory_order_relaxed));
+    append_counter(out, "calls", read(counters.calls));
+    append_counter(out, "responses", read(counters.responses));
+    append_counter(out, "failures", read(counters.failures));
+    append_counter(out, "timeouts", read(counters.timeouts));
+    append_counter(out, "retries", read(counters.retries));
+    append_counter(out, "rejected", read(counters.rejected));
+    append_counter(out, "connects", read(counters.connects));
+    append_addresses(out, upstream, resolver);
+    out += '}';
   }
   out += "]}\n";
   return out;

@@ -1,4 +1,4 @@
-// The admin listener's pages: /healthz, /readyz, /functions, and POST /purge. Served by one
+// The admin listener's pages: /healthz, /readyz, /functions, /upstreams, and POST /purge. Served by one
 // worker on the admin socket with the same HTTP codec as public traffic.
 #pragma once
 
@@ -11,6 +11,7 @@
 namespace edgefn::runtime {
 
 class RedisClient;
+class Resolver;
 class SharedState;
 
 // Appends the response to an admin request for `path` (raw, query ignored) to `out`; `app` is
@@ -26,7 +27,15 @@ void respond_admin(std::string_view method, std::string_view path, const SharedS
 void respond_purge(std::string_view method, std::string_view query, SharedState& shared,
                    RedisClient* redis, std::string& out, const http::ResponseFraming& framing);
 
-// The /functions document: {"functions":[{"name","module","host","routes":[...]}...]}.
+// The /functions document: {"functions":[{"name","module","host","max_body_bytes","routes":[...],
+// "upstreams":[...]}...]}.
 std::string functions_json(const App& app);
+
+// The /upstreams document: {"upstreams":[{"name","url","state" ("closed", "open", "half_open"),
+// "consecutive_failures","times_opened","open_for_ms" (unless closed),"connections_open",
+// "calls","responses","failures","timeouts","retries","rejected","connects","resolution"
+// ("resolved", "pending", "failed"),"resolution_error" (when there is one),"addresses":[...]}]}.
+// Counters are node-wide, since the start or the last reload. `resolver` null: names unknown.
+std::string upstreams_json(const App& app, Resolver* resolver);
 
 }  // namespace edgefn::runtime

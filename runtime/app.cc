@@ -178,6 +178,13 @@ std::unique_ptr<const App> build_app(Manifest manifest, std::vector<Diagnostic>&
     }
     function.timeout = declared.timeout.value_or(Duration{});
     function.offload = declared.offload;
+    for (const std::string& name : declared.upstreams) {
+      for (std::size_t u = 0; u < manifest.upstreams.size(); ++u) {
+        if (manifest.upstreams[u].name == name) {
+          function.upstreams.push_back(static_cast<std::uint32_t>(u));
+        }
+      }
+    }
     function.cache = declared.cache;
     for (const ResponseHeaderDecl& header : declared.response_headers) {
       function.response_header_lines += header.name + ": " + header.value + "\r\n";

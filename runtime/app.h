@@ -16,6 +16,7 @@
 #include "router/route_table.h"
 #include "router/validation.h"
 #include "runtime/manifest.h"
+#include "runtime/upstream.h"
 
 namespace edgefn::runtime {
 
@@ -46,6 +47,8 @@ struct Function {
   Duration timeout{};
   // The manifest's offload: handle() runs on the node's offload pool (runtime/offload_pool.h).
   bool offload = false;
+  // The upstreams ctx.fetch may reach: indices into App::upstreams(), in the manifest's order.
+  std::vector<std::uint32_t> upstreams;
 };
 
 class App {
@@ -53,17 +56,24 @@ class App {
   App(Manifest manifest, std::vector<Function> functions, router::RouteTable routes)
       : manifest_(std::move(manifest)),
         functions_(std::move(functions)),
-        routes_(std::move(routes)) {}
+        routes_(std::move(routes)) {
+    upstreams_.reserve(manifest_.upstreams.size());
+    for (const UpstreamConfig& upstream : manifest_.upstreams)
+      upstreams_.emplace_back(upstream);
+  }
 
   const Manifest& manifest() const { return manifest_; }
   const ServerConfig& server() const { return manifest_.server; }
   const router::RouteTable& routes() const { return routes_; }
   // Indexed by the route table's targets.
   std::span<const Function> functions() const { return functions_; }
+  // The manifest's [upstreams.*], in file order.
+  std::span<const Upstream> upstreams() const { return upstreams_; }
 
  private:
   Manifest manifest_;
   std::vector<Function> functions_;
+  std::vector<Upstream> upstreams_;
   router::RouteTable routes_;
 };
 

@@ -46,7 +46,8 @@ void trim(std::string& buffer) {
 Connection::Connection(Worker& worker, std::uint32_t slot)
     : worker_(worker),
       slot_(slot),
-      arena_(arena_buffer_.data(), arena_buffer_.size(), std::pmr::get_default_resource()) {
+      arena_(arena_buffer_.data(), arena_buffer_.size(), std::pmr::get_default_resource()),
+      fetch_(worker.fetch()) {
   timer_.owner = this;
 }
 
@@ -809,7 +810,9 @@ void Connection::start_function() {
     start_offload(function, deadline);
     return;
   }
-  context_.emplace(function.config, *logger_, &arena_, deadline, worker_.alarms(), &kv_);
+  fetch_.bind(app_, function);
+  context_.emplace(function.config, *logger_, &arena_, deadline, worker_.alarms(), &kv_,
+                   &fetch_);
   handling_ = true;
   const RequestDriver driver = drive(this, function.module.get(), &*context_);
   if (handling_) driver_ = driver.handle;  // suspended; else it completed and is gone
@@ -946,6 +949,7 @@ void Connection::finish_request(bool keep_alive) {
   TimerList::disarm(timer_);  // the idle (or header) time starts afresh after each response
   context_.reset();
   logger_.reset();
+  fetch_.end_request();
   head_done_ = false;
   // Framing of error responses before the next head (parse errors, 408) must not inherit this
   // request's HEAD-ness or version.

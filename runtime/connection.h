@@ -34,6 +34,7 @@
 #include "runtime/kv_store.h"
 #include "runtime/log.h"
 #include "runtime/offload_request.h"
+#include "runtime/request_fetch.h"
 #include "runtime/response_store.h"
 #include "runtime/timer_list.h"
 
@@ -307,6 +308,8 @@ class Connection {
   // ctx.kv() of the running function; its Redis calls share redis_serial_ with the lookups.
   RequestKv kv_{worker_, slot_, redis_serial_, &arena_};
   bool kv_answered_ = false;  // a kv call's reply came: resume the function from the loop
+  // ctx.fetch() of the running function.
+  RequestFetch fetch_;
 
   char client_ip_[INET6_ADDRSTRLEN + 1] = {};
   std::size_t client_ip_length_ = 0;

@@ -47,6 +47,7 @@ constexpr std::uint64_t kMinCacheBytes = 64 * 1024;
 constexpr std::uint64_t kMaxCacheBytes = 1ull << 40;
 // Redis keeps a string value up to 512 MiB; a cached answer in L3 is far smaller in practice.
 constexpr std::uint64_t kMaxRedisValueBytes = 512ull * 1024 * 1024;
+constexpr std::uint64_t kMaxResponseBytes = 1024ull * 1024 * 1024;
 
 constexpr std::string_view kSizeExpected = R"(expected a size such as 16384 or "16KiB")";
 constexpr std::string_view kSizeUnits = "units: B, KiB, MiB, GiB, kB, MB, GB";
@@ -424,16 +425,19 @@ class Loader {
   void root(const toml::table& table, Manifest& manifest) {
     const toml::node* server = nullptr;
     const toml::node* cache = nullptr;
+    const toml::node* upstreams = nullptr;
     const toml::node* functions = nullptr;
     for (auto&& [key, node] : table) {
       if (key.str() == "server") {
         server = &node;
       } else if (key.str() == "cache") {
         cache = &node;
+      } else if (key.str() == "upstreams") {
+        upstreams = &node;
       } else if (key.str() == "functions") {
         functions = &node;
       } else {
-        unknown_key(key, "", {"server", "cache", "functions"});
+        unknown_key(key, "", {"server", "cache", "upstreams", "functions"});
       }
     }
     if (server) {
@@ -446,10 +450,30 @@ class Loader {
         this->cache(*cache_table, manifest.cache);
       }
     }
+    if (upstreams) {
+      if (const toml::table* upstreams_table = as_table(*upstreams, "upstreams")) {
+        for (const auto& [key, value] : in_file_order(*upstreams_table))
+          upstream(*key, *value, manifest);
+      }
+    }
     this->functions(functions, manifest);
+    check_upstream_names(manifest);
   }
 
  private:
+  // toml++ keeps keys sorted; the manifest promises file order (it is the order of
+  // `edgefn functions` output and of route-conflict reports).
+  static std::vector<std::pair<const toml::key*, const toml::node*>> in_file_order(
+      const toml::table& table) {
+    std::vector<std::pair<const toml::key*, const toml::node*>> entries;
+    for (auto&& [key, value] : table)
+      entries.emplace_back(&key, &value);
+    std::stable_sort(entries.begin(), entries.end(), [](const auto& a, const auto& b) {
+      return before(position_of(a.second->source()), position_of(b.second->source()));
+    });
+    return entries;
+  }
+
   void error(SourcePosition position, std::string key, std::string message) {
     errors_.push_back(Diagnostic{path_, position, std::move(key), std::move(message)});
   }
@@ -725,16 +749,149 @@ class Loader {
       error(*node, "functions", "no functions defined; add a [functions.<name>] table");
       return;
     }
-    // toml++ keeps keys sorted; the manifest promises file order (it is the order of
-    // `edgefn functions` output and of route-conflict reports).
-    std::vector<std::pair<const toml::key*, const toml::node*>> entries;
-    for (auto&& [key, value] : *table)
-      entries.emplace_back(&key, &value);
-    std::stable_sort(entries.begin(), entries.end(), [](const auto& a, const auto& b) {
-      return before(position_of(a.second->source()), position_of(b.second->source()));
-    });
-    for (const auto& [key, value] : entries)
+    for (const auto& [key, value] : in_file_order(*table))
       function(*key, *value, manifest);
+  }
+
+  // [upstreams.<name>]: `url` is required; the rest have defaults (manifest.h).
+  void upstream(const toml::key& key, const toml::node& node, Manifest& manifest) {
+    UpstreamConfig upstream;
+    upstream.name = std::string(key.str());
+    upstream.position = position_of(node.source());
+    const std::string path = join("upstreams", key.str());
+    if (!is_bare_key(key.str())) {
+      error(position_of(key.source()), path,
+            "an upstream name may contain only letters, digits, '_' and '-'");
+    }
+    const toml::table* table = as_table(node, path);
+    if (!table) return;
+    bool has_url = false;
+    for (auto&& [field, value] : *table) {
+      const std::string_view name = field.str();
+      const std::string field_path = join(path, name);
+      if (name == "url") {
+        has_url = true;
+        if (auto text = string(value, field_path)) upstream_url(value, field_path, *text, upstream);
+      } else if (name == "timeout") {
+        if (auto wait = timeout(value, field_path)) upstream.timeout = *wait;
+      } else if (name == "retries") {
+        if (auto count = integer(value, field_path, 0, 10))
+          upstream.retries = static_cast<unsigned>(*count);
+      } else if (name == "connections") {
+        if (auto count = integer(value, field_path, 1, 4096))
+          upstream.connections = static_cast<unsigned>(*count);
+      } else if (name == "circuit_failures") {
+        if (auto count = integer(value, field_path, 0, 1000000))
+          upstream.circuit_failures = static_cast<std::uint32_t>(*count);
+      } else if (name == "circuit_reset") {
+        if (auto wait = timeout(value, field_path)) upstream.circuit_reset = *wait;
+      } else if (name == "max_response_bytes") {
+        if (auto bytes = size(value, field_path, 1024, kMaxResponseBytes))
+          upstream.max_response_bytes = *bytes;
+      } else {
+        unknown_key(field, path,
+                    {"url", "timeout", "retries", "connections", "circuit_failures",
+                     "circuit_reset", "max_response_bytes"});
+      }
+    }
+    if (!has_url) error(node, path, "missing required key \"url\"");
+    manifest.upstreams.push_back(std::move(upstream));
+  }
+
+  // "http://host[:port][/base]": host a name or a numeric address ("[::1]" for IPv6). No
+  // query, fragment or user info; https is not spoken (put a TLS-terminating sidecar in front).
+  void upstream_url(const toml::node& node, const std::string& path, std::string_view url,
+                    UpstreamConfig& upstream) {
+    upstream.url = std::string(url);
+    constexpr std::string_view kScheme = "http://";
+    if (url.starts_with("https://")) {
+      error(node, path, "https is not supported; use an http:// origin");
+      return;
+    }
+    if (!url.starts_with(kScheme)) {
+      error(node, path, R"(expected an http URL such as "http://127.0.0.1:9000")");
+      return;
+    }
+    std::string_view rest = url.substr(kScheme.size());
+    const std::size_t slash = rest.find('/');
+    const std::string_view authority = rest.substr(0, slash);
+    const std::string_view base = slash == std::string_view::npos ? "" : rest.substr(slash);
+    if (base.find_first_of("?#") != std::string_view::npos ||
+        authority.find('@') != std::string_view::npos) {
+      error(node, path, "an upstream URL takes no query, fragment or user info");
+      return;
+    }
+    std::string_view host = authority;
+    std::uint32_t port = 80;
+    const std::size_t colon = authority.rfind(':');
+    if (colon != std::string_view::npos && authority.find(']', colon) == std::string_view::npos) {
+      host = authority.substr(0, colon);
+      const std::string_view digits = authority.substr(colon + 1);
+      port = 0;
+      for (char c : digits) {
+        port = (c >= '0' && c <= '9' && port <= 65535) ? port * 10 + static_cast<unsigned>(c - '0')
+                                                       : 70000;
+      }
+      if (digits.empty() || port == 0 || port > 65535) {
+        error(node, path, "the port must be between 1 and 65535");
+        return;
+      }
+    }
+    if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
+      host = host.substr(1, host.size() - 2);
+      if (!parse_socket_address("[" + std::string(host) + "]:1")) {
+        error(node, path, "expected an IPv6 address between the brackets");
+        return;
+      }
+    } else {
+      const bool valid = !host.empty() && host.size() <= 253 &&
+                         std::all_of(host.begin(), host.end(), [](char c) {
+                           return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                                  (c >= '0' && c <= '9') || c == '-' || c == '.';
+                         });
+      if (!valid) {
+        error(node, path, "expected a host name or address after http://");
+        return;
+      }
+    }
+    upstream.host = lower_case(std::string(host));
+    upstream.port = static_cast<std::uint16_t>(port);
+    upstream.host_header = lower_case(std::string(authority));
+    std::string_view trimmed = base;
+    while (trimmed.ends_with('/')) trimmed.remove_suffix(1);
+    upstream.base_path = std::string(trimmed);
+  }
+
+  // Every name in a function's `upstreams` is an [upstreams.*] entry, listed once; a
+  // `config.upstream` (the proxy module's) is one of them.
+  void check_upstream_names(const Manifest& manifest) {
+    auto known = [&](std::string_view name) {
+      return std::any_of(manifest.upstreams.begin(), manifest.upstreams.end(),
+                         [&](const UpstreamConfig& u) { return u.name == name; });
+    };
+    for (const FunctionConfig& function : manifest.functions) {
+      const std::string path = join(join("functions", function.name), "upstreams");
+      for (std::size_t i = 0; i < function.upstreams.size(); ++i) {
+        const std::string& name = function.upstreams[i];
+        if (!known(name)) {
+          error(function.upstreams_position, indexed(path, i),
+                "no upstream \"" + name + "\"; declare it as [upstreams." + key_segment(name) +
+                    "]");
+        } else if (std::find(function.upstreams.begin(), function.upstreams.begin() +
+                                 static_cast<std::ptrdiff_t>(i), name) !=
+                   function.upstreams.begin() + static_cast<std::ptrdiff_t>(i)) {
+          error(function.upstreams_position, indexed(path, i), "listed twice");
+        }
+      }
+      const std::optional<std::string_view> wanted = function.config.string("upstream");
+      if (wanted && std::find(function.upstreams.begin(), function.upstreams.end(), *wanted) ==
+                        function.upstreams.end()) {
+        error(function.config_upstream_position,
+              join(join(join("functions", function.name), "config"), "upstream"),
+              "\"" + std::string(*wanted) + "\" is not in this function's upstreams; add " +
+                  "upstreams = [\"" + std::string(*wanted) + "\"]");
+      }
+    }
   }
 
   void function(const toml::key& key, const toml::node& node, Manifest& manifest) {
@@ -819,11 +976,17 @@ class Loader {
         } else {
           type_error(value, field_path, "expected true or false");
         }
+      } else if (name == "upstreams") {
+        function.upstreams_position = position_of(value.source());
+        string_array(value, field_path, R"(upstream names such as ["origin"])", function.upstreams,
+                     [](std::string_view text, const toml::node&, const std::string&) {
+                       return std::optional<std::string>(text);
+                     });
       } else {
         unknown_key(field, path,
                     {"module", "routes", "host", "config", "max_body_bytes", "body_schema", "query",
                      "headers", "cors", "response_headers", "rate_limit", "cache", "timeout",
-                     "max_concurrency", "queue", "queue_timeout", "offload"});
+                     "max_concurrency", "queue", "queue_timeout", "offload", "upstreams"});
       }
     }
     if (has_concurrency) {
@@ -1445,6 +1608,7 @@ class Loader {
         type_error(value, value_path,
                    "expected a string, integer, float, boolean or array of strings");
       }
+      if (key.str() == "upstream") function.config_upstream_position = position_of(value.source());
       if (converted) values.emplace(std::string(key.str()), std::move(*converted));
     }
     function.config = api::Config(std::move(values), dir);

@@ -164,6 +164,7 @@ struct FunctionConfig {
   std::string host;  // lower-case; empty = any host
   api::Config config;
   SourcePosition config_position;
+  SourcePosition config_upstream_position;  // of config.upstream, which must be in `upstreams`
   std::optional<std::uint64_t> max_body_bytes;  // absent: the server's
   std::string body_schema;  // JSON Schema file as written (relative to Manifest::dir); "" = none
   SourcePosition body_schema_position;

@@ -46,6 +46,7 @@ Refresh::Refresh(Worker& worker, std::shared_ptr<const App> app, std::uint32_t f
       key_(cache::CacheKey::with_hash(key_bytes_, key.hash())),
       stamp_(stamp),
       kv_(worker, RequestKv::kNoRedis, kv_serial_, &arena_),
+      fetch_(worker.fetch()),
       logger_(worker.log(), function_.name) {
   // One buffer for every string, sized first so that views into it stay valid.
   std::size_t total = request.target.size() + request.path.size() + request.query.size() +
@@ -98,7 +99,8 @@ void Refresh::run() {
     timeout_.deadline = deadline;
     worker_.alarms().schedule(timeout_);
   }
-  context_.emplace(function_.config, logger_, &arena_, deadline, worker_.alarms(), &kv_);
+  fetch_.bind(app_, function_);
+  context_.emplace(function_.config, logger_, &arena_, deadline, worker_.alarms(), &kv_, &fetch_);
   running_ = true;
   const RequestDriver driver = drive(this, function_.module.get(), &*context_);
   if (running_) driver_ = driver.handle;

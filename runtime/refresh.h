@@ -24,6 +24,7 @@
 #include "runtime/app.h"
 #include "runtime/kv_store.h"
 #include "runtime/log.h"
+#include "runtime/request_fetch.h"
 #include "runtime/response_store.h"
 
 namespace edgefn::runtime {
@@ -83,6 +84,7 @@ class Refresh {
   // ctx.kv() calls answer kUnavailable (and a failing refresh leaves the stale answer in use).
   std::uint32_t kv_serial_ = 0;
   RequestKv kv_;
+  RequestFetch fetch_;  // a caching proxy's refresh fetches like its requests do
   FunctionLogger logger_;
   std::optional<api::Context> context_;
   std::coroutine_handle<> driver_;

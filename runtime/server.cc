@@ -153,6 +153,9 @@ bool Server::start(std::string& error) {
     return false;
   }
   if (reloader_) reloader_->start();
+  // Names are resolved in the background from now: the first call to an upstream finds its
+  // addresses ready, and start-up did not wait for DNS.
+  shared_.watch_upstreams(*shared_.current_app());
   return true;
 }
 
@@ -176,6 +179,8 @@ void Server::stop_threads() {
   threads_.clear();
   // No worker is left to take results: queued jobs are dropped, running ones finish first.
   if (shared_.offload) shared_.offload->stop();
+  // Its thread wakes workers: it goes before they do.
+  shared_.resolver.reset();
   running_ = false;
 }
 

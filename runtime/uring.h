@@ -27,6 +27,9 @@ enum class Op : std::uint8_t {
   kRedisConnect,  // index: the worker's Redis connection (RedisClient)
   kRedisSend,
   kRedisRecv,
+  kUpstreamConnect,  // index: the worker's upstream connection (FetchClient)
+  kUpstreamSend,
+  kUpstreamRecv,
 };
 
 constexpr std::uint64_t make_tag(Op op, std::uint32_t index) {

@@ -39,14 +39,25 @@ constexpr auto kLingerTimeout = std::chrono::seconds(2);
 }  // namespace
 
 void SharedState::publish(std::shared_ptr<const App> app) {
+  watch_upstreams(*app);
   {
     std::lock_guard lock(app_mutex_);
     app_.swap(app);
     app_generation_.fetch_add(1, std::memory_order_release);
   }
+  wake_all();
+  // `app` now holds the previous App: released here unless requests still run on it.
+}
+
+void SharedState::wake_all() {
   for (Worker* worker : workers)
     worker->wake();
-  // `app` now holds the previous App: released here unless requests still run on it.
+}
+
+void SharedState::watch_upstreams(const App& app) {
+  for (const Upstream& upstream : app.upstreams()) {
+    if (!upstream.address) resolver->watch(upstream.config.host, upstream.config.port);
+  }
 }
 
 std::shared_ptr<const App> SharedState::current_app() const {
@@ -61,7 +72,8 @@ Worker::Worker(unsigned id, SharedState& shared, int listen_fd, int admin_fd, in
       app_generation_(shared.app_generation()),
       listeners_{listen_fd, admin_fd},
       signal_fd_(signal_fd),
-      l1_(shared.cache.l1_bytes, shared.cache.max_entry_fraction) {
+      l1_(shared.cache.l1_bytes, shared.cache.max_entry_fraction),
+      fetch_(ring_, alarms_, *shared.resolver) {
   const ServerConfig& server = shared.server;
   header_timers_.set_timeout(server.header_timeout);
   idle_timers_.set_timeout(server.idle_timeout);
@@ -69,6 +81,8 @@ Worker::Worker(unsigned id, SharedState& shared, int listen_fd, int admin_fd, in
 }
 
 Worker::~Worker() {
+  // The ring is destroyed first among the members: nothing may be submitted from here on.
+  fetch_.shut_down();
   for (int& fd : listeners_) {
     if (fd >= 0) ::close(fd);
   }
@@ -127,6 +141,7 @@ Worker::Exit Worker::run() {
     }
     io_uring_cq_advance(ring, seen);
     fire_alarms();
+    fetch_.deliver();
     for (std::size_t i = 0; i < deferred_.size(); ++i)
       deferred_[i]->resume();
     deferred_.clear();
@@ -193,6 +208,7 @@ void Worker::dispatch(io_uring_cqe* cqe) {
       grant_waiters();
       release_followers();
       take_offloaded();
+      fetch_.addresses_changed();
       break;
     case Op::kDeadline:
       if (index == deadline_sequence_) armed_deadline_ = Clock::time_point::max();
@@ -214,6 +230,11 @@ void Worker::dispatch(io_uring_cqe* cqe) {
     case Op::kRedisSend:
     case Op::kRedisRecv:
       if (redis_) redis_->on_completion(tag_op(tag), index, cqe->res);
+      break;
+    case Op::kUpstreamConnect:
+    case Op::kUpstreamSend:
+    case Op::kUpstreamRecv:
+      fetch_.on_completion(tag_op(tag), index, cqe->res);
       break;
     case Op::kCancel:
     case Op::kClose:
@@ -323,6 +344,7 @@ void Worker::refresh_app() {
   if (generation == app_generation_) return;
   app_generation_ = generation;
   app_ = shared_.current_app();
+  fetch_.retire_pools(*app_);
 }
 
 void Worker::fire_alarms() {

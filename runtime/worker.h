@@ -24,12 +24,14 @@
 #include "runtime/app.h"
 #include "runtime/connection.h"
 #include "runtime/connection_list.h"
+#include "runtime/fetch_client.h"
 #include "runtime/http_writer.h"
 #include "runtime/kv_memory.h"
 #include "runtime/log.h"
 #include "runtime/offload_pool.h"
 #include "runtime/redis_client.h"
 #include "runtime/refresh.h"
+#include "runtime/resolver.h"
 #include "runtime/timer_list.h"
 #include "runtime/uring.h"
 
@@ -63,6 +65,12 @@ class SharedState {
   // Runs `offload = true` functions; started by the Server once the workers exist (their wake()
   // is how a finished job reaches its worker), stopped after they have joined.
   std::unique_ptr<OffloadPool> offload;
+  // Upstream host names; its thread starts with the first name watched, and wakes every worker
+  // when addresses change. Stopped by the Server before the workers go.
+  std::unique_ptr<Resolver> resolver =
+      std::make_unique<Resolver>([this] { wake_all(); });
+  // Starts resolving `app`'s upstreams that have a host name (start-up, reload).
+  void watch_upstreams(const App& app);
 
   // The App new requests are served with. A reload publishes a new one (any thread) and wakes
   // every worker; a worker takes it when it sees the generation move, and requests already
@@ -72,6 +80,7 @@ class SharedState {
   std::uint64_t app_generation() const { return app_generation_.load(std::memory_order_acquire); }
 
   std::vector<Worker*> workers;  // to wake them all when a drain starts or an App is published
+  void wake_all();
   std::atomic<bool> draining{false};
   std::atomic<std::uint32_t> connections{0};           // open public connections, all workers
   std::atomic<std::uint64_t> rejected_connections{0};  // closed at once: max_connections
@@ -141,6 +150,8 @@ class Worker final : private RedisClient::Listener {
   }
   // Scratch for a Redis key; reused.
   std::string& redis_key_scratch() { return redis_key_; }
+  // ctx.fetch's connections to upstreams.
+  FetchClient& fetch() { return fetch_; }
   // Function timeouts, queue waits and sleeping functions: fired by the loop when due, which
   // arms one ring timeout for the earliest (so they are precise, not rounded to the tick).
   AlarmQueue& alarms() { return alarms_; }
@@ -207,6 +218,8 @@ class Worker final : private RedisClient::Listener {
   TimerList linger_timers_;
   AlarmQueue alarms_;  // before slots_: connections cancel their alarms when destroyed
   cache::L1Cache l1_;
+  // Before slots_ and refreshes_: their pending calls are cancelled when they go.
+  FetchClient fetch_;
   std::string cache_lines_;
   std::string cache_blob_;
   std::vector<std::unique_ptr<Connection>> slots_;

@@ -13,7 +13,9 @@
 // What is sent: `method` and `target` (the upstream's URL path is put in front of it), the given
 // headers, `Host` of the upstream's URL, and `Content-Length` for a body. The runtime owns the
 // framing: given `host`, `content-length`, `transfer-encoding`, `connection`, `keep-alive`, `te`,
-// `upgrade`, `trailer` and `expect` fields are not sent.
+// `upgrade`, `trailer` and `expect` fields are not sent. A method that is not a token, a target
+// that is not origin-form, or a field that is not valid (a name that is not a token, a value
+// with CR, LF or NUL) fails the call with kInvalidRequest: nothing can be smuggled upstream.
 //
 // Contract for callers: one call at a time per request (a second call started while one waits
 // answers kUnavailable); the request's strings need to stay valid until the co_await finishes (a
@@ -45,6 +47,7 @@ enum class FetchStatus : std::uint8_t {
   kConnectFailed,   // no connection could be made (refused, unreachable, name not resolved)
   kBadResponse,     // the connection broke before a complete response, or it was not HTTP/1.x
   kTooLarge,        // the response exceeds the upstream's max_response_bytes
+  kInvalidRequest,  // not sent: the method, target or a header field is not valid HTTP
   kUnavailable,     // this context cannot fetch now: a call already waits, or it has no loop
 };
 
@@ -65,6 +68,8 @@ constexpr std::string_view describe(FetchStatus status) {
       return "upstream sent a broken response";
     case FetchStatus::kTooLarge:
       return "upstream response too large";
+    case FetchStatus::kInvalidRequest:
+      return "invalid upstream request";
     case FetchStatus::kUnavailable:
       return "fetch unavailable";
   }
