@@ -43,8 +43,10 @@ class CircuitBreaker {
   std::atomic<State> state_{State::kClosed};
   std::atomic<std::uint32_t> failures_{0};
   std::atomic<std::uint64_t> opened_{0};
-  std::atomic<Clock::rep> opened_at_{0};     // when it last opened
-  std::atomic<Clock::rep> probe_started_{0};  // when the current probe was let through
+  std::atomic<Clock::rep> opened_at_{0};  // when it last opened
+  // When the current probe was let through, or the breaker opened if none was yet: the next
+  // probe is due `reset` after it (one compare-exchange on it elects the probe).
+  std::atomic<Clock::rep> probe_started_{0};
 };
 
 // "closed", "open", "half_open": for the admin page.

@@ -43,6 +43,8 @@ class ResponseParser {
 
   // Expects a new response, in a buffer that starts empty: to a HEAD request (no body) or not,
   // with at most `max_head_bytes` of status line and headers and `max_body_bytes` of body.
+  // Interim responses count towards `max_head_bytes` (it bounds everything before the body),
+  // and so do the chunk framing and trailer fields between two data bytes of a chunked body.
   void start(bool head_request, std::size_t max_head_bytes, std::size_t max_body_bytes);
 
   // Parses buffer[position()..size). `buffer` is the whole buffer received so far.
@@ -79,11 +81,19 @@ class ResponseParser {
   static int on_header_field(llhttp_t*, const char*, std::size_t);
   static int on_header_value(llhttp_t*, const char*, std::size_t);
   static int on_headers_complete(llhttp_t*);
+  static int on_chunk_header(llhttp_t*);
   static int on_body(llhttp_t*, const char*, std::size_t);
   static int on_message_complete(llhttp_t*);
 
-  ResponseEvent fail(std::string_view reason);
+  // At the pause after the final response: the head limit, and whether a byte follows.
+  ResponseEvent complete(std::size_t buffered);
+  // kNeedMore, unless the bytes buffered without progress exceed the head limit.
+  ResponseEvent need_more(std::size_t buffered);
+  // Records `event` (kError or kTooLarge) and why, and makes the parser terminal.
+  ResponseEvent fail(ResponseEvent event, std::string_view reason);
+  // The same from inside an llhttp callback: the returned value stops llhttp.
   int fail_in_callback(ResponseEvent event, std::string_view reason);
+  ResponseEvent fail_from_llhttp(llhttp_errno_t err);
   std::uint32_t offset_of(const char* at) const;
 
   llhttp_t parser_;
@@ -98,10 +108,13 @@ class ResponseParser {
   ResponseEvent failure_ = ResponseEvent::kError;
   int status_ = 0;
   bool keep_alive_ = false;
+  bool chunked_ = false;
   std::array<Span, kMaxResponseHeaders> names_{};
   std::array<Span, kMaxResponseHeaders> values_{};
   std::array<api::Header, kMaxResponseHeaders> views_{};
   std::size_t header_count_ = 0;
+  std::size_t head_end_ = 0;     // just past the blank line of the final head; 0 until known
+  std::size_t wire_end_ = 0;     // just past the last body byte received (before compaction)
   std::size_t body_offset_ = 0;  // where the (compacted) body starts
   std::size_t body_length_ = 0;
   std::string_view error_;

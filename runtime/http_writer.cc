@@ -46,6 +46,21 @@ bool status_has_content(int status) {
   return status >= 200 && status != 204 && status != 304;
 }
 
+// The Content-Length to announce: the body's, except for a HEAD answer without one whose module
+// said what a GET's would be (a proxy passing on its origin's answer to HEAD).
+std::uint64_t content_length(const api::Response& response, const ResponseFraming& framing) {
+  if (framing.head && response.body.empty()) {
+    const std::string_view declared = response.header("content-length");
+    std::uint64_t value = 0;
+    const auto [end, ec] =
+        std::from_chars(declared.data(), declared.data() + declared.size(), value);
+    if (!declared.empty() && ec == std::errc() && end == declared.data() + declared.size()) {
+      return value;
+    }
+  }
+  return response.body.size();
+}
+
 // A status the wire can carry: three digits. Anything else is the module's bug, answered 500.
 int wire_status(int status) {
   return (status >= 100 && status <= 999) ? status : 500;
@@ -213,7 +228,7 @@ void write_response(std::string& out, const api::Response& response, const Respo
                     std::string_view extra_headers) {
   const int status = wire_status(response.status);
   const Digits code = digits(static_cast<std::uint64_t>(status));
-  const Digits length = digits(response.body.size());
+  const Digits length = digits(content_length(response, framing));
   const bool send_body = status_has_content(status) && !framing.head;
 
   std::size_t total = status_line_size(status, code) + framing_size(status, length, framing);

@@ -9,11 +9,12 @@
 // addresses last resolved (and records the error); a name never resolved is kFailed.
 //
 // The thread starts with the first watched name: a manifest without named upstreams starts none.
+// Every lookup is bounded (2 s per try, 2 tries, the second twice as long: 6 s with one dead
+// server, per name tried), and the destructor cancels what is in flight instead of waiting.
 #pragma once
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -34,14 +35,17 @@ class ResolvedName {
 
   const std::string& host() const { return host_; }
   std::uint16_t port() const { return port_; }
-  // Moves on every change of status or addresses; 0 until the first resolution ends.
+  // Moves on every change of status or addresses; 0 until the first resolution ends. A
+  // re-resolution that gives the same addresses, or a failure after a success (which keeps the
+  // addresses), leaves it; the first failure moves it (kPending to kFailed).
   std::uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
   // Copies the current addresses (each with port()) into `into`, reusing its capacity.
   Status addresses(std::vector<SocketAddress>& into) const;
   // The last failure's message ("Domain name not found"), empty when the last round succeeded.
   std::string error() const;
 
-  // The resolver's side.
+  // The resolver's side (its thread): a lookup's addresses (status kResolved, error cleared), or
+  // its failure (the error recorded; kFailed unless addresses were resolved before).
   void update(std::vector<SocketAddress> addresses);
   void failed(std::string error);
 
@@ -59,8 +63,11 @@ class Resolver {
  public:
   using Clock = std::chrono::steady_clock;
 
-  // `on_change` runs on the resolver's thread after a round changed any name's status or
-  // addresses (the server wakes its workers with it).
+  // `on_change` runs on the resolver's thread, with no lock held, after a step of a round in
+  // which any name's status or addresses changed (lookups that end together are reported once;
+  // a slow lookup does not hold back the others' news). The server wakes its workers with it.
+  // `refresh` (> 0) is the time between the starts of two rounds of re-resolution; a round that
+  // takes longer delays the next.
   explicit Resolver(std::function<void()> on_change,
                     Clock::duration refresh = std::chrono::seconds(30));
   ~Resolver();  // stops and joins the thread; pending lookups are cancelled
@@ -68,19 +75,30 @@ class Resolver {
   Resolver& operator=(const Resolver&) = delete;
 
   // The entry for `host`:`port`, created and resolved in the background on first watch; the
-  // same name and port watched again (a reload) gets the same entry.
+  // same name and port watched again (a reload) gets the same entry. Takes a lock briefly; never
+  // waits for a lookup. May be called from any thread.
   std::shared_ptr<const ResolvedName> watch(const std::string& host, std::uint16_t port);
 
  private:
+  friend class ResolverPeer;  // tests/runtime/resolver_test.cc: servers_ and try_timeout_
+
   void run();
+  void wake();  // makes the thread look at added_ and stopping_
 
   const std::function<void()> on_change_;
   const Clock::duration refresh_;
-  std::mutex mutex_;
-  std::condition_variable wakeup_;
+  // For tests, set before the first watch(): DNS servers as c-ares' "ip:port,..." instead of
+  // /etc/resolv.conf's, and the first try's timeout.
+  std::string servers_;
+  std::chrono::milliseconds try_timeout_{2000};
+  std::mutex mutex_;  // guards names_, added_ and stopping_
   std::vector<std::shared_ptr<ResolvedName>> names_;
-  bool added_ = false;  // a name was watched since the thread last looked
+  std::vector<std::shared_ptr<ResolvedName>> added_;  // watched since the thread last looked
   bool stopping_ = false;
+  // An eventfd: poll() waits on it beside c-ares' sockets, so a watch() or the destructor wakes
+  // the thread mid-lookup. -1 before the thread starts (or if eventfd() failed: the thread then
+  // polls every 50 ms).
+  int wake_fd_ = -1;
   std::thread thread_;
 };
 

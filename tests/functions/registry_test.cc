@@ -27,18 +27,19 @@ TEST(RegistryTest, HoldsTheBuiltInModules) {
 
 TEST(RegistryTest, AllIsSortedByName) {
   const std::span<const api::ModuleSpec> all = Registry::instance().all();
-  ASSERT_EQ(all.size(), 5u);
+  ASSERT_EQ(all.size(), 6u);
   EXPECT_EQ(all[0].name, "echo");
   EXPECT_EQ(all[1].name, "hello");
   EXPECT_EQ(all[2].name, "kv");
   EXPECT_EQ(all[3].name, "markdown");
-  EXPECT_EQ(all[4].name, "static");
+  EXPECT_EQ(all[4].name, "proxy");
+  EXPECT_EQ(all[5].name, "static");
   EXPECT_TRUE(std::is_sorted(all.begin(), all.end(),
                              [](const auto& a, const auto& b) { return a.name < b.name; }));
 }
 
 TEST(RegistryTest, NamesListsEveryModule) {
-  EXPECT_EQ(Registry::instance().names(), "echo, hello, kv, markdown, static");
+  EXPECT_EQ(Registry::instance().names(), "echo, hello, kv, markdown, proxy, static");
 }
 
 TEST(RegistryTest, UnknownNamesAreNotFound) {

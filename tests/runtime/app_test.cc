@@ -103,7 +103,12 @@ TEST(BuildApp, ExampleManifestBuilds) {
   const std::unique_ptr<const App> app = build_ok(std::move(*manifest));
   ASSERT_NE(app, nullptr);
 
-  ASSERT_EQ(app->functions().size(), 7u);
+  ASSERT_EQ(app->functions().size(), 8u);
+  EXPECT_EQ(app->functions()[7].name, "proxy");
+  EXPECT_EQ(app->functions()[7].upstreams, std::vector<std::uint32_t>{0});
+  ASSERT_EQ(app->upstreams().size(), 1u);
+  ASSERT_TRUE(app->upstreams()[0].address);
+  EXPECT_EQ(app->upstreams()[0].address->to_string(), "127.0.0.1:8080");
   const Function& hello = app->functions()[0];
   EXPECT_EQ(hello.name, "hello");
   EXPECT_EQ(hello.module_name, "hello");
@@ -134,7 +139,7 @@ TEST(BuildApp, ExampleManifestBuilds) {
   EXPECT_EQ(kv.module_name, "kv");
   EXPECT_EQ(kv.config.string("prefix"), "demo:");
   EXPECT_EQ(app->manifest().cache.kv_bytes, 64u << 20);
-  EXPECT_EQ(app->routes().size(), 14u);
+  EXPECT_EQ(app->routes().size(), 16u);
 
   const Routed greeting = route(*app, "localhost:8080", "GET", "/hello/edge");
   EXPECT_EQ(greeting.match.status, router::Match::Status::kFound);
@@ -226,7 +231,7 @@ config = { file = "missing.html" }
 TEST(BuildApp, UnknownModuleListsTheRegisteredOnes) {
   const std::string names = functions::Registry::instance().names();
   // The built-in modules are all linked into this test, in sorted order.
-  EXPECT_NE(names.find("echo, hello, kv, markdown, static"), std::string::npos) << names;
+  EXPECT_NE(names.find("echo, hello, kv, markdown, proxy, static"), std::string::npos) << names;
   EXPECT_EQ(
       build_errors(R"([functions.a]
 routes = ["GET /a"]

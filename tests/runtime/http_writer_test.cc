@@ -119,6 +119,34 @@ TEST(HttpWriter, HeadResponsesCarryTheLengthButNoBody) {
             "\r\n");
 }
 
+TEST(HttpWriter, AHeadAnswerWithoutBodyMayDeclareItsLength) {
+  api::Response r;
+  r.set_header("Content-Length", "18");  // a proxy's origin answered HEAD
+  std::string out;
+  write_response(out, r, framing(true, 1, /*head=*/true));
+  EXPECT_EQ(out,
+            "HTTP/1.1 200 OK\r\n"
+            "Date: Sun, 06 Nov 1994 08:49:37 GMT\r\n"
+            "Content-Length: 18\r\n"
+            "\r\n");
+  // Only for HEAD, only a plain decimal, and a body's own length wins.
+  for (const char* bad : {"", "1x", "-1", " 5"}) {
+    out.clear();
+    r.set_header("Content-Length", bad);
+    write_response(out, r, framing(true, 1, true));
+    EXPECT_NE(out.find("Content-Length: 0\r\n"), std::string::npos) << bad;
+  }
+  out.clear();
+  r.set_header("Content-Length", "18");
+  write_response(out, r, framing());
+  EXPECT_NE(out.find("Content-Length: 0\r\n"), std::string::npos);
+  api::Response with_body = hello();
+  with_body.set_header("Content-Length", "99");
+  out.clear();
+  write_response(out, with_body, framing(true, 1, true));
+  EXPECT_NE(out.find("Content-Length: 13\r\n"), std::string::npos);
+}
+
 TEST(HttpWriter, NoContentStatusesHaveNoLengthAndNoBody) {
   for (int status : {100, 103, 204, 304}) {
     api::Response r;

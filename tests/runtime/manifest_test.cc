@@ -264,8 +264,12 @@ TEST(Manifest, ExampleManifestParses) {
   EXPECT_EQ(manifest->cache.kv_bytes, 64u << 20);
   EXPECT_EQ(manifest->server.offload_threads, 0u);
   EXPECT_EQ(manifest->server.offload_queue, 1024u);
-  ASSERT_EQ(manifest->functions.size(), 7u);
+  ASSERT_EQ(manifest->functions.size(), 8u);
   EXPECT_EQ(manifest->functions[6].module, "markdown");
+  EXPECT_EQ(manifest->functions[7].module, "proxy");
+  EXPECT_EQ(manifest->functions[7].upstreams, std::vector<std::string>{"self"});
+  ASSERT_EQ(manifest->upstreams.size(), 1u);
+  EXPECT_EQ(manifest->upstreams[0].host_header, "127.0.0.1:8080");
   EXPECT_TRUE(manifest->functions[6].offload);
   EXPECT_EQ(manifest->functions[4].name, "orders");
   EXPECT_EQ(manifest->functions[5].module, "kv");
@@ -332,7 +336,7 @@ cache = { l1 = "64MiB" }
 listen = "0.0.0.0:8080"
   max_body = "1MiB"
 
-[upstreams.origin]
+[upstream.origin]
 url = "http://127.0.0.1:9000"
 )";
   text += kHello;
@@ -344,12 +348,12 @@ url = "http://127.0.0.1:9000"
                 "edgefn.toml:6:3: server.max_body: unknown key; expected one of: listen, admin, "
                 "workers, max_connections, max_header_bytes, max_target_bytes, max_body_bytes, "
                 "header_timeout, idle_timeout, drain_timeout, offload_threads, offload_queue",
-                "edgefn.toml:8:2: upstreams: unknown key; expected one of: server, cache, "
-                "functions",
+                "edgefn.toml:8:2: upstream: unknown key; expected one of: server, cache, "
+                "upstreams, functions",
                 "edgefn.toml:14:1: functions.hello.offloaded: unknown key; expected one of: "
                 "module, routes, host, config, max_body_bytes, body_schema, query, headers, cors, "
                 "response_headers, rate_limit, cache, timeout, max_concurrency, queue, "
-                "queue_timeout, offload",
+                "queue_timeout, offload, upstreams",
             }));
 }
 
@@ -702,7 +706,8 @@ TEST(ManifestErrors, EveryErrorInOneRunInFileOrder) {
           file +
               ":18:1: functions.orders.route: unknown key; expected one of: module, routes, "
               "host, config, max_body_bytes, body_schema, query, headers, cors, response_headers, "
-              "rate_limit, cache, timeout, max_concurrency, queue, queue_timeout, offload",
+              "rate_limit, cache, timeout, max_concurrency, queue, queue_timeout, offload, "
+              "upstreams",
           file + ":19:8: functions.orders.host: a host takes no port; the router ignores the "
                  "request's port",
           file +
