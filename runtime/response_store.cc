@@ -1,9 +1,11 @@
 // The store path shared by misses and refreshes.
 #include "runtime/response_store.h"
 
+#include <algorithm>
 #include <chrono>
 
 #include "cache/stored.h"
+#include "functions/api/ascii.h"
 #include "runtime/http_writer.h"
 #include "runtime/worker.h"
 
@@ -33,6 +35,43 @@ void store_tags(RedisClient& redis, std::string_view tags, std::string_view uri_
   }
 }
 
+// Every field called `name`, joined with ", " as RFC 9110 section 5.3 allows; a view of the
+// only one in the usual case (no copy), else the joined text in `scratch`.
+std::string_view joined_field(const api::Response& response, std::string_view name,
+                              std::string& scratch) {
+  std::string_view first;
+  bool several = false;
+  for (const api::HeaderField& field : response.headers()) {
+    if (!api::ascii::iequals(field.name, name)) continue;
+    if (first.data() == nullptr) {
+      first = field.value;
+      continue;
+    }
+    if (!several) scratch.assign(first);
+    several = true;
+    scratch.append(", ").append(field.value);
+  }
+  return several ? std::string_view(scratch) : first;
+}
+
+// The response's Cache-Control, with Expires standing in for max-age when it has neither max-age
+// nor s-maxage (RFC 9111 section 5.3): the time left until that date by this node's clock (the
+// origin's Date is not kept through a proxy); a date in the past or one that does not parse
+// (`Expires: 0`) means already stale.
+cache::CacheControl freshness_of(const api::Response& response, std::string& scratch) {
+  cache::CacheControl cc =
+      cache::parse_cache_control(joined_field(response, "cache-control", scratch));
+  if (cc.max_age || cc.s_maxage) return cc;
+  const std::string_view expires = response.header("expires");
+  if (expires.empty()) return cc;
+  const std::optional<std::int64_t> at = cache::parse_http_date(expires);
+  const std::int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
+                               std::chrono::system_clock::now().time_since_epoch())
+                               .count();
+  cc.max_age = std::chrono::seconds(at ? std::max<std::int64_t>(*at - now, 0) : 0);
+  return cc;
+}
+
 }  // namespace
 
 StoreOutcome store_response(Worker& worker, const CachePolicyDecl& policy,
@@ -42,10 +81,12 @@ StoreOutcome store_response(Worker& worker, const CachePolicyDecl& policy,
                                  .stale_while_revalidate = policy.stale_while_revalidate,
                                  .stale_if_error = policy.stale_if_error,
                                  .vary = policy.vary};
+  std::string cache_control_scratch;  // used only when a response repeats a field
+  std::string vary_scratch;
   const cache::ResponseFacts facts{
       .status = response.status,
-      .cache_control = cache::parse_cache_control(response.header("cache-control")),
-      .vary = response.header("vary"),
+      .cache_control = freshness_of(response, cache_control_scratch),
+      .vary = joined_field(response, "vary", vary_scratch),
       .has_set_cookie = !response.header("set-cookie").empty(),
       .request_authorized = false,  // such requests bypass the cache altogether
   };

@@ -193,19 +193,8 @@ void build_request_fields(const api::Request& request, ForwardedFields& out) {
   out.list.push_back({"Forwarded", f});
 }
 
-// A list field the cache reads through Response::header(), which sees only the first field of
-// a name: several are sent on as one.
-bool joined_on_copy(std::string_view name) {
-  return iequals(name, "cache-control") || iequals(name, "vary");
-}
-
-// `head`: the answer to a HEAD request, whose Content-Length is the only word on the length of
-// what a GET would get (the runtime sends it on for a HEAD response without a body).
-void copy_response_fields(const api::HeaderList& headers, bool head, api::Response& response,
-                          std::pmr::memory_resource* arena) {
-  const std::span<const api::Header> all(headers.begin(), headers.end());
-  for (std::size_t i = 0; i < all.size(); ++i) {
-    const api::Header& field = all[i];
+void copy_response_fields(const api::HeaderList& headers, bool head, api::Response& response) {
+  for (const api::Header& field : headers) {
     // runtime/http_writer.cc writes Date, Content-Length and Connection itself and drops a
     // module's fields of those names (and Transfer-Encoding); dropping them here keeps that
     // independent of the writer and out of the cache's stored lines.
@@ -213,23 +202,7 @@ void copy_response_fields(const api::HeaderList& headers, bool head, api::Respon
         iequals(field.name, "date") || named_by_connection(headers, field.name)) {
       continue;
     }
-    if (!joined_on_copy(field.name)) {
-      response.add_header(field.name, field.value);
-      continue;
-    }
-    bool later = false;
-    bool earlier = false;
-    for (std::size_t j = 0; j < all.size(); ++j) {
-      if (j != i && iequals(all[j].name, field.name)) (j < i ? earlier : later) = true;
-    }
-    if (earlier) continue;  // already sent with the first field of its name
-    if (!later) {
-      response.add_header(field.name, field.value);
-      continue;
-    }
-    std::pmr::string joined(arena);
-    join_fields(headers, field.name, joined, 0);
-    response.add_header(field.name, joined);
+    response.add_header(field.name, field.value);
   }
 }
 
@@ -359,7 +332,7 @@ api::Task<api::Response> ProxyModule::handle(const api::Request& request, api::C
   if (!got.ok()) co_return failure(ctx, upstream_, got.status);
 
   api::Response response = ctx.response(got.code);
-  copy_response_fields(got.headers, request.method == "HEAD", response, ctx.arena());
+  copy_response_fields(got.headers, request.method == "HEAD", response);
   // The result's body views the runtime's buffer, valid only until this request's next fetch:
   // the response needs its own copy.
   response.body.assign(got.body);

@@ -510,8 +510,18 @@ bool OriginServer::respond(int fd, const OriginRequest& request, bool keep_alive
       const std::lock_guard lock(mutex_);
       count = ++cache_count_;
     }
-    return answer(200, "text/plain", "cache " + std::to_string(count),
-                  "Cache-Control: max-age=" + std::to_string(max_age) + "\r\n");
+    std::string fields = "Cache-Control: max-age=" + std::to_string(max_age) + "\r\n";
+    const std::optional<std::string> expires = query_param(request.target, "expires");
+    if (expires == "0") {
+      fields = "Expires: 0\r\n";
+    } else if (expires == "past") {
+      fields = "Expires: Thu, 01 Jan 1970 00:00:00 GMT\r\n";
+    } else if (expires == "future") {
+      fields = "Expires: Fri, 01 Jan 2100 00:00:00 GMT\r\n";
+    }
+    // A second field: the cache must read every Cache-Control field, not the first.
+    if (query_param(request.target, "then") == "no-store") fields += "Cache-Control: no-store\r\n";
+    return answer(200, "text/plain", "cache " + std::to_string(count), fields);
   }
   if (path == "/hop-headers") {
     return answer(200, "text/plain", "hop",

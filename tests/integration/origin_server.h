@@ -18,7 +18,9 @@
 //                          any response; later ones 200 "ok after K" (a counter per key)
 //   /close                 200 "closing" with Connection: close, then closes
 //   /cache?max_age=N       200 with Cache-Control: max-age=N and the body "cache <count>", the
-//                          count of /cache requests so far (1 for the first)
+//                          count of /cache requests so far (1 for the first); &expires=0,
+//                          past or future: an Expires field instead; &then=no-store: a second
+//                          Cache-Control field saying no-store
 //   /hop-headers           200 "hop" carrying hop-by-hop fields (Connection: x-hop, X-Hop,
 //                          Keep-Alive, Proxy-Connection) and the end-to-end X-End-To-End: yes
 //   /hang                  never answers: waits until the peer closes or the server stops

@@ -177,5 +177,38 @@ TEST_F(ProxyTest, ACachingRouteStoresWhatTheOriginLetsItStore) {
   EXPECT_EQ(origin_.requests_for("/cache"), 3);
 }
 
+TEST_F(ProxyTest, AHeadAnswerCarriesTheOriginsLength) {
+  // The origin answers HEAD with a body too (as a careless one would): the proxy reads only the
+  // head, and the client gets the length a GET would have without any body.
+  Client client;
+  ASSERT_TRUE(client.connect(port()));
+  ASSERT_TRUE(client.send(http_request("HEAD", "/p/big?bytes=1000")));
+  HttpResponse response;
+  ASSERT_TRUE(client.read_response(response, Millis(5000), /*head_request=*/true));
+  EXPECT_EQ(response.status, 200) << printable(response.raw);
+  EXPECT_EQ(response.header("content-length"), "1000");
+  EXPECT_EQ(response.body, "");
+  EXPECT_EQ(origin_.last_request().method, "HEAD");
+  // The connection stays usable: the next answer is whole.
+  ASSERT_TRUE(client.send(http_request("GET", "/p/ok")));
+  ASSERT_TRUE(client.read_response(response));
+  EXPECT_EQ(response.status, 200);
+  EXPECT_EQ(response.body, "ok");
+}
+
+TEST_F(ProxyTest, ExpiresAndRepeatedCacheControlFieldsAreHonoured) {
+  // A body number per origin request: equal numbers mean the second answer came from the cache.
+  const auto twice = [&](std::string_view target) {
+    const HttpResponse first = get(target);
+    const HttpResponse second = get(target);
+    EXPECT_EQ(first.status, 200) << target;
+    return first.body == second.body;
+  };
+  EXPECT_TRUE(twice("/c/cache?expires=future")) << "a future Expires is freshness";
+  EXPECT_FALSE(twice("/c/cache?expires=past")) << "a past Expires is stale at once";
+  EXPECT_FALSE(twice("/c/cache?expires=0")) << "an invalid Expires is stale at once";
+  EXPECT_FALSE(twice("/c/cache?max_age=60&then=no-store")) << "no-store in a second field";
+}
+
 }  // namespace
 }  // namespace edgefn::integration
