@@ -628,11 +628,23 @@ class Loader {
       } else if (name == "offload_queue") {
         if (auto value = integer(node, path, 1, 1'000'000))
           server.offload_queue = static_cast<std::uint32_t>(*value);
+      } else if (name == "offload_priority") {
+        if (auto text = string(node, path)) {
+          if (*text == "idle") {
+            server.offload_priority = OffloadPriority::kIdle;
+          } else if (*text == "low") {
+            server.offload_priority = OffloadPriority::kLow;
+          } else if (*text == "normal") {
+            server.offload_priority = OffloadPriority::kNormal;
+          } else {
+            error(node, path, R"(expected "idle", "low" or "normal"; got )" + literal(node));
+          }
+        }
       } else {
         unknown_key(key, "server",
                     {"listen", "admin", "workers", "max_connections", "max_header_bytes",
                      "max_target_bytes", "max_body_bytes", "header_timeout", "idle_timeout",
-                     "drain_timeout", "offload_threads", "offload_queue"});
+                     "drain_timeout", "offload_threads", "offload_queue", "offload_priority"});
       }
     }
 
@@ -844,11 +856,11 @@ class Loader {
         return;
       }
     } else {
-      const bool valid = !host.empty() && host.size() <= 253 &&
-                         std::all_of(host.begin(), host.end(), [](char c) {
-                           return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                                  (c >= '0' && c <= '9') || c == '-' || c == '.';
-                         });
+      const bool valid =
+          !host.empty() && host.size() <= 253 && std::all_of(host.begin(), host.end(), [](char c) {
+            return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                   c == '-' || c == '.';
+          });
       if (!valid) {
         error(node, path, "expected a host name or address after http://");
         return;
@@ -858,7 +870,8 @@ class Loader {
     upstream.port = static_cast<std::uint16_t>(port);
     upstream.host_header = lower_case(std::string(authority));
     std::string_view trimmed = base;
-    while (trimmed.ends_with('/')) trimmed.remove_suffix(1);
+    while (trimmed.ends_with('/'))
+      trimmed.remove_suffix(1);
     upstream.base_path = std::string(trimmed);
   }
 
@@ -874,12 +887,12 @@ class Loader {
       for (std::size_t i = 0; i < function.upstreams.size(); ++i) {
         const std::string& name = function.upstreams[i];
         if (!known(name)) {
-          error(function.upstreams_position, indexed(path, i),
-                "no upstream \"" + name + "\"; declare it as [upstreams." + key_segment(name) +
-                    "]");
-        } else if (std::find(function.upstreams.begin(), function.upstreams.begin() +
-                                 static_cast<std::ptrdiff_t>(i), name) !=
-                   function.upstreams.begin() + static_cast<std::ptrdiff_t>(i)) {
+          error(
+              function.upstreams_position, indexed(path, i),
+              "no upstream \"" + name + "\"; declare it as [upstreams." + key_segment(name) + "]");
+        } else if (std::find(function.upstreams.begin(),
+                             function.upstreams.begin() + static_cast<std::ptrdiff_t>(i),
+                             name) != function.upstreams.begin() + static_cast<std::ptrdiff_t>(i)) {
           error(function.upstreams_position, indexed(path, i), "listed twice");
         }
       }

@@ -31,6 +31,13 @@ struct Diagnostic {
   std::string to_string() const;
 };
 
+// How the offload pool's threads are scheduled next to the workers' loops.
+enum class OffloadPriority : std::uint8_t {
+  kIdle,    // SCHED_IDLE: only CPU time no loop wants (the default: loops keep their latency)
+  kLow,     // nice 10: a small share of a core a loop wants, all of an idle one
+  kNormal,  // as the workers: renders and loops share cores evenly
+};
+
 // [server]. Defaults are the values used when a key is absent.
 struct ServerConfig {
   SocketAddress listen;                                // "0.0.0.0:8080"
@@ -45,6 +52,7 @@ struct ServerConfig {
   Duration drain_timeout = std::chrono::seconds(30);   // SIGTERM: in-flight work gets this long
   unsigned offload_threads = 0;                        // offload pool threads; 0 = one per core
   std::uint32_t offload_queue = 1024;                  // offloaded requests waiting; full -> 503
+  OffloadPriority offload_priority = OffloadPriority::kIdle;
 };
 
 // [cache.redis]: the upstream cache layer (L3), shared by every worker and every node that
@@ -76,10 +84,10 @@ struct UpstreamConfig {
   std::uint16_t port = 80;  // the URL's, else 80
   std::string base_path;    // the URL's path without its trailing '/': "/base"; "" for none
   std::string host_header;  // sent as Host: the URL's authority, lower-case
-  Duration timeout = std::chrono::seconds(2);  // per attempt: connect, send, whole response
-  unsigned retries = 1;                        // more attempts, for idempotent methods only
-  unsigned connections = 16;                   // pooled keep-alive connections per worker
-  std::uint32_t circuit_failures = 5;          // consecutive failures that open; 0: never
+  Duration timeout = std::chrono::seconds(2);         // per attempt: connect, send, whole response
+  unsigned retries = 1;                               // more attempts, for idempotent methods only
+  unsigned connections = 16;                          // pooled keep-alive connections per worker
+  std::uint32_t circuit_failures = 5;                 // consecutive failures that open; 0: never
   Duration circuit_reset = std::chrono::seconds(10);  // open this long, then one probe
   std::uint64_t max_response_bytes = 8ull * 1024 * 1024;  // head and body -> kTooLarge
 };
@@ -164,7 +172,7 @@ struct FunctionConfig {
   std::string host;  // lower-case; empty = any host
   api::Config config;
   SourcePosition config_position;
-  SourcePosition config_upstream_position;  // of config.upstream, which must be in `upstreams`
+  SourcePosition config_upstream_position;      // of config.upstream, which must be in `upstreams`
   std::optional<std::uint64_t> max_body_bytes;  // absent: the server's
   std::string body_schema;  // JSON Schema file as written (relative to Manifest::dir); "" = none
   SourcePosition body_schema_position;

@@ -1,15 +1,48 @@
 // The offload pool's threads, queue and inboxes.
 #include "runtime/offload_pool.h"
 
+#include <sched.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <system_error>
 #include <utility>
 
+#include "runtime/thread_name.h"
+
 namespace edgefn::runtime {
 
+namespace {
+
+// Pool threads share cores with the workers (one of each per core by default); a render that
+// competes with a worker's loop for a core should lose, or every request of that worker waits
+// behind it. SCHED_IDLE runs the thread only when no loop wants the core, and a waking loop
+// preempts it at once; nice 10 leaves it about a tenth of a contended core. Lowering one's own
+// priority needs no privilege; a refusal leaves the thread as it was.
+void apply(OffloadPriority priority) {
+  switch (priority) {
+    case OffloadPriority::kIdle: {
+      const sched_param param{};
+      ::sched_setscheduler(0, SCHED_IDLE, &param);  // 0: the calling thread
+      break;
+    }
+    case OffloadPriority::kLow:
+      ::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), 10);
+      break;
+    case OffloadPriority::kNormal:
+      break;
+  }
+}
+
+}  // namespace
+
 OffloadPool::OffloadPool(unsigned threads, std::size_t capacity, unsigned owners,
-                         std::function<void(unsigned)> wake)
-    : thread_count_(std::max(1u, threads)), capacity_(capacity), wake_(std::move(wake)) {
+                         std::function<void(unsigned)> wake, OffloadPriority priority)
+    : thread_count_(std::max(1u, threads)),
+      capacity_(capacity),
+      priority_(priority),
+      wake_(std::move(wake)) {
   for (unsigned i = 0; i < owners; ++i)
     inboxes_.push_back(std::make_unique<Inbox>());
 }
@@ -27,7 +60,11 @@ bool OffloadPool::submit(std::shared_ptr<OffloadJob> job) {
       // tried again by the next submit; with none at all, the request gets the 503.
       try {
         while (threads_.size() < thread_count_)
-          threads_.emplace_back([this] { serve(); });
+          threads_.emplace_back([this] {
+            name_thread("edgefn-offload");
+            apply(priority_);
+            serve();
+          });
       } catch (const std::system_error&) {
         if (threads_.empty()) return false;
       }

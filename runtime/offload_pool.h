@@ -20,6 +20,8 @@
 #include <thread>
 #include <vector>
 
+#include "runtime/manifest.h"
+
 namespace edgefn::runtime {
 
 class OffloadJob {
@@ -53,8 +55,10 @@ class OffloadPool {
   // `capacity` submitted jobs wait for a thread. `owners` inboxes; `wake(owner)` runs on a pool
   // thread after a job landed in that owner's inbox (the Server passes Worker::wake: an eventfd
   // write).
+  // `priority`: how the threads are scheduled next to the workers' loops (see OffloadPriority).
   OffloadPool(unsigned threads, std::size_t capacity, unsigned owners,
-              std::function<void(unsigned)> wake);
+              std::function<void(unsigned)> wake,
+              OffloadPriority priority = OffloadPriority::kNormal);
   ~OffloadPool();  // stop()
   OffloadPool(const OffloadPool&) = delete;
   OffloadPool& operator=(const OffloadPool&) = delete;
@@ -78,6 +82,7 @@ class OffloadPool {
 
   const unsigned thread_count_;
   const std::size_t capacity_;
+  const OffloadPriority priority_;
   std::function<void(unsigned)> wake_;
   mutable std::mutex mutex_;  // guards queue_ and stopping_; held for a push or a pop only
   std::condition_variable ready_;

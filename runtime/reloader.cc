@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 
 #include "runtime/log.h"
+#include "runtime/thread_name.h"
 #include "runtime/worker.h"
 
 namespace edgefn::runtime {
@@ -61,7 +62,10 @@ Reloader::~Reloader() {
 void Reloader::start() {
   watched_ = source_files(*shared_.current_app());
   if (options_.watch) seen_ = snapshot();
-  thread_ = std::thread([this] { run(); });
+  thread_ = std::thread([this] {
+    name_thread("edgefn-reloader");
+    run();
+  });
 }
 
 void Reloader::request() {

@@ -19,6 +19,8 @@
 #include <cstring>
 #include <utility>
 
+#include "runtime/thread_name.h"
+
 namespace edgefn::runtime {
 namespace {
 
@@ -253,7 +255,10 @@ std::shared_ptr<const ResolvedName> Resolver::watch(const std::string& host, std
     if (!thread_.joinable()) {
       wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
       // The new thread looks at added_ before it first waits: no wakeup needed.
-      thread_ = std::thread([this] { run(); });
+      thread_ = std::thread([this] {
+        name_thread("edgefn-resolver");
+        run();
+      });
       return name;
     }
   }

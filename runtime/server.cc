@@ -13,6 +13,7 @@
 #include <mutex>
 
 #include "runtime/admin.h"
+#include "runtime/thread_name.h"
 
 namespace edgefn::runtime {
 
@@ -117,14 +118,15 @@ bool Server::start(std::string& error) {
   // The pool's threads wake a worker through its eventfd, so the workers exist first.
   const unsigned offload_threads =
       config.offload_threads == 0 ? default_worker_count() : config.offload_threads;
-  shared_.offload =
-      std::make_unique<OffloadPool>(offload_threads, config.offload_queue, count,
-                                    [this](unsigned owner) { shared_.workers[owner]->wake(); });
+  shared_.offload = std::make_unique<OffloadPool>(
+      offload_threads, config.offload_queue, count,
+      [this](unsigned owner) { shared_.workers[owner]->wake(); }, config.offload_priority);
   signal_fd_ = -1;  // the first worker owns it now
   running_ = true;
   StartLatch latch;
   for (unsigned i = 1; i < count; ++i) {
     threads_.emplace_back([this, i, &latch] {
+      name_thread("edgefn-worker");
       std::string setup_error;
       const bool ok = workers_[i]->setup(setup_error);
       {

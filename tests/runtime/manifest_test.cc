@@ -347,7 +347,8 @@ url = "http://127.0.0.1:9000"
                 "max_entry_fraction, kv_bytes, redis",
                 "edgefn.toml:6:3: server.max_body: unknown key; expected one of: listen, admin, "
                 "workers, max_connections, max_header_bytes, max_target_bytes, max_body_bytes, "
-                "header_timeout, idle_timeout, drain_timeout, offload_threads, offload_queue",
+                "header_timeout, idle_timeout, drain_timeout, offload_threads, offload_queue, "
+                "offload_priority",
                 "edgefn.toml:8:2: upstream: unknown key; expected one of: server, cache, "
                 "upstreams, functions",
                 "edgefn.toml:14:1: functions.hello.offloaded: unknown key; expected one of: "
@@ -376,7 +377,26 @@ TEST(Manifest, OffloadDefaults) {
   ASSERT_TRUE(manifest);
   EXPECT_EQ(manifest->server.offload_threads, 0u);  // one per core
   EXPECT_EQ(manifest->server.offload_queue, 1024u);
+  EXPECT_EQ(manifest->server.offload_priority, OffloadPriority::kIdle);
   EXPECT_FALSE(manifest->functions[0].offload);
+}
+
+TEST(Manifest, OffloadPriority) {
+  for (const auto& [text, priority] :
+       {std::pair{"idle", OffloadPriority::kIdle}, std::pair{"low", OffloadPriority::kLow},
+        std::pair{"normal", OffloadPriority::kNormal}}) {
+    std::string manifest = "[server]\noffload_priority = \"";
+    manifest += text;
+    manifest += "\"\n";
+    manifest += kHello;
+    EXPECT_EQ(parse_ok(manifest).server.offload_priority, priority) << text;
+  }
+  std::string bad = "[server]\noffload_priority = \"high\"\n";
+  bad += kHello;
+  EXPECT_EQ(
+      errors_of(bad),
+      (Lines{
+          R"(edgefn.toml:2:20: server.offload_priority: expected "idle", "low" or "normal"; got "high")"}));
 }
 
 TEST(ManifestErrors, OffloadValues) {
@@ -412,7 +432,7 @@ server = 1
           R"(edgefn.toml:6:20: server.max_header_bytes: expected a size such as 16384 or "16KiB", got a boolean)",
           R"(edgefn.toml:7:18: server.header_timeout: expected a duration such as "250ms" or "30s", got an integer)",
           R"(edgefn.toml:8:16: server.idle_timeout: expected a duration such as "250ms" or "30s", got a table)",
-          R"(edgefn.toml:9:1: server.server: unknown key; expected one of: listen, admin, workers, max_connections, max_header_bytes, max_target_bytes, max_body_bytes, header_timeout, idle_timeout, drain_timeout, offload_threads, offload_queue)",
+          R"(edgefn.toml:9:1: server.server: unknown key; expected one of: listen, admin, workers, max_connections, max_header_bytes, max_target_bytes, max_body_bytes, header_timeout, idle_timeout, drain_timeout, offload_threads, offload_queue, offload_priority)",
       }));
   EXPECT_EQ(errors_of(std::string("server = \"x\"\n") + std::string(kHello)),
             Lines{"edgefn.toml:1:10: server: expected a table, got a string"});
@@ -697,7 +717,8 @@ TEST(ManifestErrors, EveryErrorInOneRunInFileOrder) {
               R"(:8:16: server.idle_timeout: expected a duration such as "250ms" or "30s", got an integer)",
           file + ":9:1: server.keepalive: unknown key; expected one of: listen, admin, workers, "
                  "max_connections, max_header_bytes, max_target_bytes, max_body_bytes, "
-                 "header_timeout, idle_timeout, drain_timeout, offload_threads, offload_queue",
+                 "header_timeout, idle_timeout, drain_timeout, offload_threads, offload_queue, "
+                 "offload_priority",
           file +
               R"(:13:25: functions.hello.routes[1]: unknown method "get"; expected one of: GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS)",
           file + ":14:23: functions.hello.config.greeting: expected a string, integer, float, "

@@ -4,6 +4,11 @@
 #include "runtime/offload_pool.h"
 
 #include <gtest/gtest.h>
+#include <sched.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <cerrno>
 
 #include <algorithm>
 #include <chrono>
@@ -222,6 +227,41 @@ TEST(OffloadPool, StopDropsQueuedJobsAndLetsTheRunningOneFinish) {
   EXPECT_FALSE(queued->ran);
   EXPECT_TRUE(queued->abandoned());
   EXPECT_FALSE(pool.submit(std::make_shared<TestJob>(0, 4)));
+}
+
+// What a job sees of its thread's scheduling: the policy and the nice value.
+class SchedulingJob final : public OffloadJob {
+ public:
+  SchedulingJob() : OffloadJob(0, 0) {}
+  void run() override {
+    policy = ::sched_getscheduler(0);
+    errno = 0;
+    nice = ::getpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()));
+  }
+  int policy = -1;
+  int nice = -100;
+};
+
+TEST(OffloadPool, ThreadsRunAtTheConfiguredPriority) {
+  const std::pair<OffloadPriority, std::pair<int, int>> cases[] = {
+      {OffloadPriority::kIdle, {SCHED_IDLE, 0}},
+      {OffloadPriority::kLow, {SCHED_OTHER, 10}},
+      {OffloadPriority::kNormal, {SCHED_OTHER, ::getpriority(PRIO_PROCESS, 0)}},
+  };
+  for (const auto& [priority, expected] : cases) {
+    Wakes wakes;
+    OffloadPool pool(1, 4, 1, wakes.callback(), priority);
+    auto job = std::make_shared<SchedulingJob>();
+    ASSERT_TRUE(pool.submit(job));
+    wakes.wait_for(1);
+    std::vector<std::shared_ptr<OffloadJob>> done;
+    pool.take_finished(0, done);
+    ASSERT_EQ(done.size(), 1u);
+    EXPECT_EQ(job->policy, expected.first) << static_cast<int>(priority);
+    if (priority != OffloadPriority::kIdle) {
+      EXPECT_EQ(job->nice, expected.second);
+    }
+  }
 }
 
 }  // namespace
