@@ -117,14 +117,6 @@ void join_fields(const api::HeaderList& headers, std::string_view name, std::pmr
   }
 }
 
-// A field the request has and that is not hop-by-hop by the Connection header's say.
-bool has_end_to_end_field(const api::HeaderList& headers, std::string_view name) {
-  for (const api::Header& field : headers) {
-    if (iequals(field.name, name)) return !named_by_connection(headers, name);
-  }
-  return false;
-}
-
 // The earlier values of a field this proxy appends to; none when the Connection header names it
 // (they were meant for the previous hop only).
 void earlier_values(const api::HeaderList& headers, std::string_view name, std::pmr::string& out,
@@ -137,11 +129,14 @@ void earlier_values(const api::HeaderList& headers, std::string_view name, std::
 }
 
 // A request field that goes upstream as it came: not hop-by-hop, not one the runtime writes
-// (host, framing, expect), not one this module rewrites (x-forwarded-for, forwarded).
+// (host, framing, expect), not one this module rewrites (x-forwarded-for, forwarded) or sets
+// itself: an edge proxy is the first hop its origin can trust, so a client's x-forwarded-host
+// or x-forwarded-proto would be a forgery.
 bool forwarded_as_is(const api::HeaderList& headers, std::string_view name) {
   return !proxy::is_hop_by_hop(name) && !iequals(name, "host") &&
          !iequals(name, "content-length") && !iequals(name, "expect") &&
          !iequals(name, "x-forwarded-for") && !iequals(name, "forwarded") &&
+         !iequals(name, "x-forwarded-host") && !iequals(name, "x-forwarded-proto") &&
          !named_by_connection(headers, name);
 }
 
@@ -168,11 +163,8 @@ void build_request_fields(const api::Request& request, ForwardedFields& out) {
     out.forwarded_for.append(request.client_ip);
   }
   if (!out.forwarded_for.empty()) out.list.push_back({"X-Forwarded-For", out.forwarded_for});
-  if (!request.host.empty() && !has_end_to_end_field(headers, "x-forwarded-host")) {
-    out.list.push_back({"X-Forwarded-Host", request.host});
-  }
-  if (!has_end_to_end_field(headers, "x-forwarded-proto"))
-    out.list.push_back({"X-Forwarded-Proto", "http"});
+  if (!request.host.empty()) out.list.push_back({"X-Forwarded-Host", request.host});
+  out.list.push_back({"X-Forwarded-Proto", "http"});
 
   // for="[ip]" (4 + ip + 4), ;host="..." (escapes at most double it), ;proto=http, ", ".
   earlier_values(headers, "forwarded", out.forwarded,

@@ -297,14 +297,16 @@ TEST_F(ProxyTest, XForwardedForAppendsTheClientToEveryEarlierValue) {
   EXPECT_EQ(sent("x-forwarded-for"), "<none>");  // the earlier fields are replaced by the one
 }
 
-TEST_F(ProxyTest, XForwardedHostAndProtoOnlyWhenAbsent) {
+TEST_F(ProxyTest, XForwardedHostAndProtoReplaceWhatTheClientSent) {
+  // The client is not a proxy the origin trusts: its claims about host and scheme are dropped.
   const std::array headers{api::Header{"x-forwarded-host", "public.example"},
                            api::Header{"x-forwarded-proto", "https"}};
-  call(request("/p", headers));
-  EXPECT_EQ(sent("x-forwarded-host"), "public.example");
-  EXPECT_EQ(sent("x-forwarded-proto"), "https");
-  EXPECT_EQ(sent("X-Forwarded-Host"), "<none>");
-  EXPECT_EQ(sent("X-Forwarded-Proto"), "<none>");
+  const api::Request r = request("/p", headers);
+  call(r);
+  EXPECT_EQ(sent("x-forwarded-host"), "<none>");
+  EXPECT_EQ(sent("x-forwarded-proto"), "<none>");
+  EXPECT_EQ(sent("X-Forwarded-Host"), r.host);
+  EXPECT_EQ(sent("X-Forwarded-Proto"), "http");
 
   api::Request no_host = request("/p");
   no_host.host = "";

@@ -71,7 +71,8 @@ TEST_F(ProxyTest, StripPrefixRemovesWholeSegmentsAndKeepsQueryAndEscapes) {
 TEST_F(ProxyTest, ForwardingFieldsAreAddedAndHopByHopOnesDropped) {
   const std::string request =
       "GET /p/echo HTTP/1.1\r\nHost: client.example\r\n"
-      "X-Forwarded-For: 10.0.0.1\r\n"
+      "X-Forwarded-For: 10.0.0.1\r\nX-Forwarded-Host: forged.example\r\n"
+      "X-Forwarded-Proto: https\r\n"
       "Connection: keep-alive, x-secret\r\nX-Secret: 1\r\nTE: trailers\r\nUpgrade: foo\r\n"
       "Keep-Alive: timeout=5\r\nProxy-Connection: keep-alive\r\nTrailer: x-t\r\n"
       "X-Custom: kept\r\nAccept: text/plain\r\n\r\n";
@@ -82,8 +83,10 @@ TEST_F(ProxyTest, ForwardingFieldsAreAddedAndHopByHopOnesDropped) {
   EXPECT_EQ(seen.header_count("host"), 1u);
   EXPECT_EQ(seen.header("x-forwarded-for"), "10.0.0.1, 127.0.0.1");
   EXPECT_EQ(seen.header_count("x-forwarded-for"), 1u);
-  EXPECT_EQ(seen.header("x-forwarded-host"), "client.example");
+  EXPECT_EQ(seen.header("x-forwarded-host"), "client.example");  // the client's claim replaced
+  EXPECT_EQ(seen.header_count("x-forwarded-host"), 1u);
   EXPECT_EQ(seen.header("x-forwarded-proto"), "http");
+  EXPECT_EQ(seen.header_count("x-forwarded-proto"), 1u);
   EXPECT_EQ(seen.header("forwarded"), "for=127.0.0.1;host=client.example;proto=http");
   EXPECT_EQ(seen.header("x-custom"), "kept");
   EXPECT_EQ(seen.header("accept"), "text/plain");
