@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <charconv>
 
+#include "functions/api/ascii.h"
+
 namespace edgefn::cache {
 namespace {
 
@@ -313,10 +315,7 @@ bool if_none_match_matches(std::string_view header, std::string_view etag) {
 
 // ---- Cache-Status -----------------------------------------------------------------------------
 
-constexpr bool is_tchar(char c) {
-  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c)) return true;
-  return std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
-}
+using api::ascii::is_tchar;
 
 // An sf-token (RFC 8941 3.3.4): ALPHA or "*", then tchar, ":" or "/".
 bool is_sf_token(std::string_view s) {

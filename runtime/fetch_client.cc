@@ -31,15 +31,7 @@ constexpr std::array<std::string_view, 9> kReservedFields = {
     "host", "content-length", "transfer-encoding", "connection", "keep-alive",
     "te",   "upgrade",        "trailer",           "expect"};
 
-bool is_token_char(char c) {
-  constexpr std::string_view kSymbols = "!#$%&'*+-.^_`|~";
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-         kSymbols.find(c) != std::string_view::npos;
-}
-
-bool is_token(std::string_view text) {
-  return !text.empty() && std::all_of(text.begin(), text.end(), is_token_char);
-}
+using api::ascii::is_token;
 
 bool is_field_value(std::string_view text) {
   return text.find_first_of(std::string_view("\r\n\0", 3)) == std::string_view::npos;
@@ -54,9 +46,8 @@ bool is_target(std::string_view text) {
 }
 
 bool is_reserved(std::string_view name) {
-  return std::any_of(kReservedFields.begin(), kReservedFields.end(), [&](std::string_view field) {
-    return api::ascii::iequals(name, field);
-  });
+  return std::any_of(kReservedFields.begin(), kReservedFields.end(),
+                     [&](std::string_view field) { return api::ascii::iequals(name, field); });
 }
 
 bool is_valid(const api::FetchRequest& request) {

@@ -48,11 +48,7 @@ constexpr bool is_ows(char c) {
   return c == ' ' || c == '\t';
 }
 
-// tchar, RFC 9110 section 5.6.2.
-constexpr bool is_tchar(char c) {
-  constexpr std::string_view kSymbols = "!#$%&'*+-.^_`|~";
-  return is_alpha(c) || is_digit(c) || kSymbols.find(c) != std::string_view::npos;
-}
+using api::ascii::is_tchar;
 
 // reg-name characters, RFC 3986 section 3.2.2: unreserved and sub-delims ('%' is checked apart).
 constexpr bool is_reg_name_char(char c) {

@@ -16,12 +16,7 @@ namespace {
 
 using api::ascii::iequals;
 
-// tchar, RFC 9110 section 5.6.2.
-constexpr bool is_tchar(char c) {
-  constexpr std::string_view kSymbols = "!#$%&'*+-.^_`|~";
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-         kSymbols.find(c) != std::string_view::npos;
-}
+using api::ascii::is_tchar;
 
 // A module's field reaches the wire only if the framing does not own it and it cannot break
 // the message: the name is a token, the value has no CR, LF or NUL (response splitting).

@@ -24,6 +24,7 @@
 #include <initializer_list>
 #include <map>
 
+#include "functions/api/ascii.h"
 #include "runtime/manifest.h"
 
 namespace edgefn::runtime {
@@ -1014,13 +1015,7 @@ class Loader {
   }
 
   // RFC 9110 token characters: what a header name may be made of.
-  static bool is_token(std::string_view name) {
-    constexpr std::string_view kSymbols = "!#$%&'*+-.^_`|~";
-    return !name.empty() && std::all_of(name.begin(), name.end(), [&](char c) {
-      return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-             kSymbols.find(c) != std::string_view::npos;
-    });
-  }
+  static bool is_token(std::string_view name) { return api::ascii::is_token(name); }
 
   static std::string lower_case(std::string text) {
     std::transform(text.begin(), text.end(), text.begin(), [](char c) {

@@ -19,6 +19,22 @@ constexpr bool iequals(std::string_view a, std::string_view b) {
   return true;
 }
 
+// tchar, RFC 9110 section 5.6.2: what a token (a method, a field name) is made of.
+constexpr bool is_tchar(char c) {
+  constexpr std::string_view kSymbols = "!#$%&'*+-.^_`|~";
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+         kSymbols.find(c) != std::string_view::npos;
+}
+
+// A non-empty run of tchar.
+constexpr bool is_token(std::string_view text) {
+  if (text.empty()) return false;
+  for (char c : text) {
+    if (!is_tchar(c)) return false;
+  }
+  return true;
+}
+
 // Strips optional whitespace (spaces and tabs, RFC 9110 5.6.3) from both ends.
 constexpr std::string_view trim_ows(std::string_view text) {
   while (!text.empty() && (text.front() == ' ' || text.front() == '\t'))
