@@ -17,6 +17,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -56,6 +57,8 @@ constexpr std::string_view kDurationExpected = R"(expected a duration such as "2
 constexpr std::string_view kDurationUnits = "units: ns, us, ms, s, m, h";
 constexpr std::string_view kAddressExpected =
     R"(expected an address such as "0.0.0.0:8080" or "[::1]:8080")";
+constexpr std::string_view kRedisAddressExpected =
+    R"(expected an address such as "127.0.0.1:6379" or "redis.cache.svc:6379")";
 constexpr std::string_view kRouteExpected = R"(expected "METHOD /pattern", such as "GET /hello")";
 constexpr std::string_view kHostExpected = R"(expected a host name such as "api.example.com")";
 
@@ -719,13 +722,7 @@ class Loader {
       const std::string path = join("cache.redis", name);
       if (name == "address") {
         has_address = true;
-        if (auto value = address(node, path)) {
-          if (value->port() == 0) {
-            error(node, path, "needs the server's port; got " + literal(node));
-          } else {
-            redis.address = *value;
-          }
-        }
+        redis_address(node, path, redis);
       } else if (name == "timeout") {
         if (auto value = timeout(node, path)) redis.timeout = *value;
       } else if (name == "connections") {
@@ -739,6 +736,41 @@ class Loader {
       }
     }
     if (!has_address) error(table, "cache.redis", "missing required key \"address\"");
+  }
+
+  // A numeric address with its port, or "name:port" for the resolver (a Kubernetes service).
+  void redis_address(const toml::node& node, const std::string& path, RedisConfig& redis) {
+    const auto* text = node.as_string();
+    if (!text) {
+      type_error(node, path, kRedisAddressExpected);
+      return;
+    }
+    const std::string_view value = text->get();
+    if (std::optional<SocketAddress> numeric = parse_socket_address(value)) {
+      if (numeric->port() == 0) {
+        error(node, path, "needs the server's port; got " + literal(node));
+      } else {
+        redis.address = *numeric;
+      }
+      return;
+    }
+    const std::size_t colon = value.rfind(':');
+    const std::string_view host = value.substr(0, colon);
+    std::uint32_t port = 0;
+    const std::string_view digits =
+        colon == std::string_view::npos ? std::string_view{} : value.substr(colon + 1);
+    const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), port);
+    const bool port_ok = !digits.empty() && ec == std::errc() &&
+                         end == digits.data() + digits.size() && port >= 1 && port <= 65535;
+    if (colon == std::string_view::npos || !is_dns_name(host) ||
+        host.find_first_not_of("0123456789.") == std::string_view::npos) {
+      error(node, path, std::string(kRedisAddressExpected));
+    } else if (!port_ok) {
+      error(node, path, "needs the server's port (1 to 65535); got " + literal(node));
+    } else {
+      redis.host = lower_case(std::string(host));
+      redis.port = static_cast<std::uint16_t>(port);
+    }
   }
 
   static bool is_wildcard(const SocketAddress& address) {
@@ -811,6 +843,14 @@ class Loader {
     manifest.upstreams.push_back(std::move(upstream));
   }
 
+  // What a host name to resolve may be: letters, digits, '-' and '.', at most 253 of them.
+  static bool is_dns_name(std::string_view host) {
+    return !host.empty() && host.size() <= 253 && std::all_of(host.begin(), host.end(), [](char c) {
+      return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+             c == '-' || c == '.';
+    });
+  }
+
   // "http://host[:port][/base]": host a name or a numeric address ("[::1]" for IPv6). No
   // query, fragment or user info; https is not spoken (put a TLS-terminating sidecar in front).
   void upstream_url(const toml::node& node, const std::string& path, std::string_view url,
@@ -857,12 +897,7 @@ class Loader {
         return;
       }
     } else {
-      const bool valid =
-          !host.empty() && host.size() <= 253 && std::all_of(host.begin(), host.end(), [](char c) {
-            return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                   c == '-' || c == '.';
-          });
-      if (!valid) {
+      if (!is_dns_name(host)) {
         error(node, path, "expected a host name or address after http://");
         return;
       }

@@ -58,7 +58,9 @@ struct ServerConfig {
 // [cache.redis]: the upstream cache layer (L3), shared by every worker and every node that
 // names the same server.
 struct RedisConfig {
-  SocketAddress address;                             // numeric: "127.0.0.1:6379"
+  SocketAddress address;  // numeric: "127.0.0.1:6379"; unset when `host` names the server
+  std::string host;       // "redis.cache.svc": resolved by the node's Resolver; empty: numeric
+  std::uint16_t port = 0;  // with `host`
   Duration timeout = std::chrono::milliseconds(50);  // per call: no answer by then is a miss
   unsigned connections = 2;                          // per worker, pipelined
   std::uint64_t max_value_bytes = 1024 * 1024;       // larger answers are not sent to Redis

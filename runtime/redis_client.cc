@@ -59,6 +59,7 @@ struct RedisClient::Link final : api::Alarm {
   const std::uint32_t index;
   State state = State::kDown;
   int fd = -1;
+  SocketAddress address;  // the kernel reads it while the connect is in flight
   cache::RedisPipe pipe;
   std::string sending;  // the kernel's while send_in_flight
   std::size_t sent = 0;
@@ -71,8 +72,8 @@ struct RedisClient::Link final : api::Alarm {
 };
 
 RedisClient::RedisClient(Ring& ring, AlarmQueue& alarms, const RedisConfig& config,
-                         Listener& listener)
-    : ring_(ring), alarms_(alarms), config_(config), listener_(listener) {
+                         Listener& listener, Resolver& resolver)
+    : ring_(ring), alarms_(alarms), config_(config), listener_(listener), resolver_(resolver) {
   links_.reserve(config_.connections);
   for (unsigned i = 0; i < config_.connections; ++i)
     links_.push_back(std::make_unique<Link>(*this, i, config_.max_value_bytes + kReplyFraming));
@@ -183,8 +184,28 @@ void RedisClient::remove(std::string_view key) {
   flush(*link);
 }
 
+bool RedisClient::next_address(SocketAddress& address) {
+  if (config_.host.empty()) {
+    address = config_.address;
+    return true;
+  }
+  if (!name_) name_ = resolver_.watch(config_.host, config_.port);
+  if (const std::uint64_t generation = name_->generation(); generation != name_generation_) {
+    name_->addresses(addresses_);
+    name_generation_ = generation;
+  }
+  if (addresses_.empty()) return false;
+  address = addresses_[next_address_++ % addresses_.size()];
+  return true;
+}
+
 void RedisClient::connect(Link& link) {
-  const sockaddr* address = config_.address.get();
+  if (!next_address(link.address)) {
+    link.state = Link::State::kClosing;  // not resolved (yet): back off, as for a refusal
+    maybe_closed(link);
+    return;
+  }
+  const sockaddr* address = link.address.get();
   link.fd = ::socket(address->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (link.fd < 0) {
     link.state = Link::State::kClosing;
@@ -194,7 +215,7 @@ void RedisClient::connect(Link& link) {
   const int one = 1;
   ::setsockopt(link.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   io_uring_sqe* sqe = ring_.sqe();
-  io_uring_prep_connect(sqe, link.fd, address, config_.address.length);
+  io_uring_prep_connect(sqe, link.fd, address, link.address.length);
   io_uring_sqe_set_data64(sqe, make_tag(Op::kRedisConnect, link.index));
   link.connect_in_flight = true;
   link.state = Link::State::kConnecting;

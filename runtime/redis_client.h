@@ -38,6 +38,7 @@
 #include "functions/api/alarm.h"
 #include "runtime/alarm_queue.h"
 #include "runtime/manifest.h"
+#include "runtime/resolver.h"
 #include "runtime/uring.h"
 
 struct io_uring_cqe;
@@ -71,7 +72,10 @@ class RedisClient {
   static constexpr std::size_t kMaxQueuedBytes = 8 * 1024 * 1024;
   static constexpr std::size_t kMaxWaiting = 4096;
 
-  RedisClient(Ring& ring, AlarmQueue& alarms, const RedisConfig& config, Listener& listener);
+  // `resolver` finds the server when the config names it by host (a connection attempt while
+  // the name is not resolved yet fails like a refused one, and is retried after the backoff).
+  RedisClient(Ring& ring, AlarmQueue& alarms, const RedisConfig& config, Listener& listener,
+              Resolver& resolver);
   ~RedisClient();
   RedisClient(const RedisClient&) = delete;
   RedisClient& operator=(const RedisClient&) = delete;
@@ -105,6 +109,9 @@ class RedisClient {
  private:
   struct Link;
   Link* pick();
+  // Where the next connection goes: the numeric address, or the next of the resolved ones;
+  // false while the name has none.
+  bool next_address(SocketAddress& address);
   void connect(Link& link);
   void flush(Link& link);
   void arm_recv(Link& link);
@@ -130,6 +137,11 @@ class RedisClient {
   AlarmQueue& alarms_;
   const RedisConfig config_;
   Listener& listener_;
+  Resolver& resolver_;
+  std::shared_ptr<const ResolvedName> name_;  // config_.host's, once a connection wanted it
+  std::vector<SocketAddress> addresses_;      // its addresses as of name_generation_
+  std::uint64_t name_generation_ = ~std::uint64_t{0};
+  std::size_t next_address_ = 0;
   std::vector<std::unique_ptr<Link>> links_;
   std::size_t next_ = 0;  // round robin
   RedisStats stats_;

@@ -58,6 +58,7 @@ void SharedState::watch_upstreams(const App& app) {
   for (const Upstream& upstream : app.upstreams()) {
     if (!upstream.address) resolver->watch(upstream.config.host, upstream.config.port);
   }
+  if (cache.redis && !cache.redis->host.empty()) resolver->watch(cache.redis->host, cache.redis->port);
 }
 
 std::shared_ptr<const App> SharedState::current_app() const {
@@ -108,7 +109,7 @@ bool Worker::setup(std::string& error) {
   }
   if (shared_.cache.redis) {
     redis_.emplace(ring_, alarms_, *shared_.cache.redis,
-                   static_cast<RedisClient::Listener&>(*this));
+                   static_cast<RedisClient::Listener&>(*this), *shared_.resolver);
   }
   arm_tick();
   arm_wake();

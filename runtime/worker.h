@@ -69,7 +69,8 @@ class SharedState {
   // when addresses change. Stopped by the Server before the workers go.
   std::unique_ptr<Resolver> resolver =
       std::make_unique<Resolver>([this] { wake_all(); });
-  // Starts resolving `app`'s upstreams that have a host name (start-up, reload).
+  // Starts resolving the host names of `app`'s upstreams and of the Redis layer (start-up,
+  // reload).
   void watch_upstreams(const App& app);
 
   // The App new requests are served with. A reload publishes a new one (any thread) and wakes

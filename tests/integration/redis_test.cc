@@ -22,10 +22,11 @@ namespace {
 class RedisTest : public RedisFixture {
  protected:
   // A manifest whose [cache.redis] points at `port`: /page/* echoes and caches for a minute.
-  std::string manifest(std::uint16_t port, std::string_view timeout = "300ms") {
+  std::string manifest(std::uint16_t port, std::string_view timeout = "300ms",
+                       std::string_view host = "127.0.0.1") {
     const std::string path = (dir_ / "edgefn.toml").string();
     std::ofstream(path) << "[server]\nworkers = 2\ndrain_timeout = \"2s\"\n\n"
-                        << "[cache.redis]\naddress = \"127.0.0.1:" << port << "\"\n"
+                        << "[cache.redis]\naddress = \"" << host << ":" << port << "\"\n"
                         << "timeout = \"" << timeout << "\"\nconnections = 2\n\n"
                         << "[functions.page]\nmodule = \"echo\"\n"
                         << "routes = [\"GET /page/*rest\", \"POST /page/*rest\"]\n"
@@ -87,6 +88,23 @@ TEST_F(RedisTest, WhatOneProcessStoresAFreshOneAnswersFromRedis) {
       redis_cli(redis_port_, {"PTTL", "edgefn:v2|4:page,3:GET,10:test.local,7:/page/a,"}));
   EXPECT_GT(ttl, 50'000);
   EXPECT_LE(ttl, 60'000);
+}
+
+TEST_F(RedisTest, AServerNamedByHostIsResolvedAndUsed) {
+  // "localhost" comes from /etc/hosts through c-ares, in the background: requests before the
+  // name is resolved are misses, and the layer is used once it is.
+  ASSERT_TRUE(redis_.start(redis_port_));
+  ASSERT_TRUE(server_.start(manifest(redis_port_, "300ms", "localhost")));
+  int n = 0;
+  EXPECT_TRUE(eventually([&] {
+    const std::string marker = std::to_string(++n);
+    const std::string path = "/page/named-" + marker;
+    EXPECT_EQ(get(server_.port(), path, marker).status, 200);
+    const std::string key = "edgefn:v2|4:page,3:GET,10:test.local," +
+                            std::to_string(path.size()) + ":" + path + ",";
+    return eventually([&] { return redis_cli(redis_port_, {"EXISTS", key}) == "1"; }, Millis(200));
+  }));
+  EXPECT_EQ(server_.stop(), 0);
 }
 
 TEST_F(RedisTest, AnUnsafeMethodDeletesEveryVariantOfTheUri) {

@@ -1320,6 +1320,33 @@ max_value_bytes = "64KiB"
              "\"127.0.0.1:0\""}));
 }
 
+TEST(Manifest, RedisByHostName) {
+  const Manifest manifest = parse_ok(std::string("[cache.redis]\naddress = \"Redis.Cache.svc:6380\"\n") +
+                                     std::string(kHello));
+  ASSERT_TRUE(manifest.cache.redis.has_value());
+  EXPECT_EQ(manifest.cache.redis->host, "redis.cache.svc");
+  EXPECT_EQ(manifest.cache.redis->port, 6380);
+  EXPECT_EQ(manifest.cache.redis->address.length, 0u);  // nothing numeric to connect to
+  const auto error_for = [](const char* address) {
+    std::string text = "[cache.redis]\naddress = \"";
+    text += address;
+    text += "\"\n";
+    text += kHello;
+    const Lines errors = errors_of(text);
+    return errors.empty() ? std::string() : errors[0];
+  };
+  EXPECT_EQ(error_for("redis"),
+            R"(edgefn.toml:2:11: cache.redis.address: expected an address such as "127.0.0.1:6379" or "redis.cache.svc:6379")");
+  EXPECT_EQ(error_for("redis:0"),
+            R"(edgefn.toml:2:11: cache.redis.address: needs the server's port (1 to 65535); got "redis:0")");
+  EXPECT_EQ(error_for("redis:x"),
+            R"(edgefn.toml:2:11: cache.redis.address: needs the server's port (1 to 65535); got "redis:x")");
+  EXPECT_EQ(error_for("bad_name:6379"),
+            R"(edgefn.toml:2:11: cache.redis.address: expected an address such as "127.0.0.1:6379" or "redis.cache.svc:6379")");
+  EXPECT_EQ(error_for("10.0.0.300:6379"),
+            R"(edgefn.toml:2:11: cache.redis.address: expected an address such as "127.0.0.1:6379" or "redis.cache.svc:6379")");
+}
+
 TEST(ManifestErrors, CachePolicyValues) {
   const std::string text = R"(
 [cache]
