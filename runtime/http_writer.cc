@@ -44,7 +44,7 @@ bool status_has_content(int status) {
 // The Content-Length to announce: the body's, except for a HEAD answer without one whose module
 // said what a GET's would be (a proxy passing on its origin's answer to HEAD).
 std::uint64_t content_length(const api::Response& response, const ResponseFraming& framing) {
-  if (framing.head && response.body.empty()) {
+  if (framing.head && response.content().empty()) {
     const std::string_view declared = response.header("content-length");
     std::uint64_t value = 0;
     const auto [end, ec] =
@@ -53,7 +53,7 @@ std::uint64_t content_length(const api::Response& response, const ResponseFramin
       return value;
     }
   }
-  return response.body.size();
+  return response.content().size();
 }
 
 // A status the wire can carry: three digits. Anything else is the module's bug, answered 500.
@@ -233,7 +233,7 @@ void write_response(std::string& out, const api::Response& response, const Respo
     }
   }
   total += extra_headers.size();
-  if (send_body) total += response.body.size();
+  if (send_body) total += response.content().size();
   reserve_for(out, total);
 
   append_status_line(out, status, code);
@@ -247,7 +247,7 @@ void write_response(std::string& out, const api::Response& response, const Respo
   }
   out.append(extra_headers);
   append_framing(out, status, length, framing);
-  if (send_body) out.append(response.body);
+  if (send_body) out.append(response.content());
 }
 
 void append_storable_fields(std::string& out, const api::Response& response) {

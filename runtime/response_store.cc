@@ -99,7 +99,7 @@ StoreOutcome store_response(Worker& worker, const CachePolicyDecl& policy,
   http::append_storable_fields(lines, response);
   std::string& blob = worker.cache_blob_scratch();
   cache::encode_stored(
-      blob, response.status, lines, response.body,
+      blob, response.status, lines, response.content(),
       cache::to_stored_times(plan.lifetime, now, std::chrono::system_clock::now()));
   if (blob.empty()) return outcome;
   outcome.stored =

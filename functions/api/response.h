@@ -38,11 +38,24 @@ class Response {
   std::string_view header(std::string_view name) const;
   const std::pmr::vector<HeaderField>& headers() const { return headers_; }
 
+  // The body as the runtime sends and stores it: the one set_body_view() gave, else `body`.
+  std::string_view content() const { return has_view_ ? view_ : std::string_view(body); }
+  // Sends `bytes` as the body without a copy into the arena; `body` is then ignored. The bytes
+  // must stay valid until the runtime has written the response: memory the module keeps for
+  // its lifetime, or a ctx.fetch result (valid until the request's next fetch), as a proxy
+  // passes its origin's body on.
+  void set_body_view(std::string_view bytes) {
+    view_ = bytes;
+    has_view_ = true;
+  }
+
   int status = 200;
   std::pmr::string body;
 
  private:
   std::pmr::vector<HeaderField> headers_;
+  std::string_view view_;
+  bool has_view_ = false;
 };
 
 }  // namespace edgefn::api

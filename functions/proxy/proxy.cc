@@ -312,9 +312,9 @@ api::Task<api::Response> ProxyModule::handle(const api::Request& request, api::C
 
   api::Response response = ctx.response(got.code);
   copy_response_fields(got.headers, request.method == "HEAD", response);
-  // The result's body views the runtime's buffer, valid only until this request's next fetch:
-  // the response needs its own copy.
-  response.body.assign(got.body);
+  // The result's body stays valid until this request's next fetch (there is none): it is sent
+  // from where it was received, not copied.
+  response.set_body_view(got.body);
   co_return response;
 }
 

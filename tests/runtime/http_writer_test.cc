@@ -119,6 +119,22 @@ TEST(HttpWriter, HeadResponsesCarryTheLengthButNoBody) {
             "\r\n");
 }
 
+TEST(HttpWriter, ABodyViewIsSentInsteadOfTheBody) {
+  static constexpr std::string_view kKept = "bytes the module keeps";
+  api::Response r;
+  r.body = "ignored";
+  r.set_body_view(kKept);
+  EXPECT_EQ(r.content(), kKept);
+  std::string out;
+  write_response(out, r, framing());
+  EXPECT_EQ(out,
+            "HTTP/1.1 200 OK\r\n"
+            "Date: Sun, 06 Nov 1994 08:49:37 GMT\r\n"
+            "Content-Length: 22\r\n"
+            "\r\n"
+            "bytes the module keeps");
+}
+
 TEST(HttpWriter, AHeadAnswerWithoutBodyMayDeclareItsLength) {
   api::Response r;
   r.set_header("Content-Length", "18");  // a proxy's origin answered HEAD
