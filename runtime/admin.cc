@@ -1,7 +1,11 @@
 // Admin pages. Liveness is the process answering; readiness ends when a drain starts.
 #include "runtime/admin.h"
 
+#include <array>
+#include <charconv>
 #include <chrono>
+#include <map>
+#include <string>
 #include <vector>
 
 #include "cache/purge.h"
@@ -9,6 +13,7 @@
 #include "functions/api/json.h"
 #include "functions/api/response.h"
 #include "router/path.h"
+#include "runtime/cli.h"
 #include "runtime/redis_client.h"
 #include "runtime/worker.h"
 
@@ -31,7 +36,7 @@ void respond_json(std::string& out, int status, std::string_view body,
 void respond_admin(std::string_view method, std::string_view path, const SharedState& shared,
                    const App& app, std::string& out, const http::ResponseFraming& framing) {
   const bool known = path == "/healthz" || path == "/readyz" || path == "/functions" ||
-                     path == "/upstreams" || path == "/purge";
+                     path == "/upstreams" || path == "/metrics" || path == "/purge";
   if (path == "/purge") {
     // Routed by the connection to respond_purge; reaching here is a method it does not take.
     http::write_error(out, 405, "method not allowed for this path", framing, "Allow: POST\r\n");
@@ -54,6 +59,12 @@ void respond_admin(std::string_view method, std::string_view path, const SharedS
     } else {
       respond_json(out, 200, "{\"status\":\"ready\"}\n", framing);
     }
+  } else if (path == "/metrics") {
+    api::Response response;
+    response.set_header("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+    response.set_header("Cache-Control", "no-store");
+    response.body = metrics_text(shared, app);
+    http::write_response(out, response, framing);
   } else if (path == "/upstreams") {
     respond_json(out, 200, upstreams_json(app, shared.resolver.get()), framing);
   } else {
@@ -310,6 +321,185 @@ std::string upstreams_json(const App& app, Resolver* resolver) {
     out += '}';
   }
   out += "]}\n";
+  return out;
+}
+
+namespace {
+
+// A label value in the text format: backslash, double quote and newline escaped.
+void append_label(std::string& out, std::string_view name, std::string_view value) {
+  out += name;
+  out += "=\"";
+  for (char c : value) {
+    if (c == '\\' || c == '"') {
+      out += '\\';
+      out += c;
+    } else if (c == '\n') {
+      out += "\\n";
+    } else {
+      out += c;
+    }
+  }
+  out += '"';
+}
+
+void append_family(std::string& out, std::string_view name, std::string_view type,
+                   std::string_view help) {
+  out += "# HELP ";
+  out += name;
+  out += ' ';
+  out += help;
+  out += "\n# TYPE ";
+  out += name;
+  out += ' ';
+  out += type;
+  out += '\n';
+}
+
+void append_number(std::string& out, double value) {
+  char text[32];
+  const auto end = std::to_chars(text, text + sizeof text, value).ptr;
+  out.append(text, end);
+}
+
+void append_sample(std::string& out, std::string_view name, std::string_view labels, double value) {
+  out += name;
+  if (!labels.empty()) {
+    out += '{';
+    out += labels;
+    out += '}';
+  }
+  out += ' ';
+  append_number(out, value);
+  out += '\n';
+}
+
+// One function's counters summed over the workers.
+struct FunctionTotals {
+  std::array<std::uint64_t, StatusCounters::kLast - StatusCounters::kFirst + 1> responses{};
+  std::array<std::uint64_t, DurationHistogram::kBounds.size()> buckets{};
+  std::uint64_t count = 0;
+  std::uint64_t sum_nanoseconds = 0;
+};
+
+}  // namespace
+
+std::string metrics_text(const SharedState& shared, const App& app) {
+  std::string out;
+  out.reserve(16 * 1024);
+  std::string labels;
+
+  append_family(out, "edgefn_build_info", "gauge", "The running binary: always 1.");
+  labels.clear();
+  append_label(labels, "version", kVersion);
+  append_sample(out, "edgefn_build_info", labels, 1);
+  append_family(out, "edgefn_startup_seconds", "gauge", "From exec to listening.");
+  append_sample(
+      out, "edgefn_startup_seconds", "",
+      static_cast<double>(shared.startup_nanoseconds.load(std::memory_order_relaxed)) / 1e9);
+  append_family(out, "edgefn_connections", "gauge", "Open public connections.");
+  append_sample(out, "edgefn_connections", "", shared.connections.load(std::memory_order_relaxed));
+  append_family(out, "edgefn_rejected_connections_total", "counter",
+                "Connections closed at once: over max_connections.");
+  append_sample(out, "edgefn_rejected_connections_total", "",
+                static_cast<double>(shared.rejected_connections.load(std::memory_order_relaxed)));
+
+  std::map<std::string, FunctionTotals, std::less<>> functions;
+  std::array<std::uint64_t, StatusCounters::kLast - StatusCounters::kFirst + 1> rejected{};
+  for (const Worker* worker : shared.workers) {
+    const WorkerMetrics& metrics = worker->metrics();
+    for (int status = StatusCounters::kFirst; status <= StatusCounters::kLast; ++status)
+      rejected[static_cast<std::size_t>(status - StatusCounters::kFirst)] +=
+          metrics.rejected.value(status);
+    metrics.for_each_function([&](const std::string& name, const FunctionMetrics& counted) {
+      FunctionTotals& totals = functions[name];
+      for (int status = StatusCounters::kFirst; status <= StatusCounters::kLast; ++status)
+        totals.responses[static_cast<std::size_t>(status - StatusCounters::kFirst)] +=
+            counted.responses.value(status);
+      for (std::size_t i = 0; i < DurationHistogram::kBounds.size(); ++i)
+        totals.buckets[i] += counted.duration.bucket(i);
+      totals.count += counted.duration.count();
+      totals.sum_nanoseconds += counted.duration.sum_nanoseconds();
+    });
+  }
+
+  append_family(out, "edgefn_requests_total", "counter",
+                "Responses to requests routed to a function, by status (cache hits included).");
+  for (const auto& [name, totals] : functions) {
+    for (std::size_t i = 0; i < totals.responses.size(); ++i) {
+      if (totals.responses[i] == 0) continue;
+      labels.clear();
+      append_label(labels, "function", name);
+      labels += ',';
+      append_label(labels, "status", std::to_string(StatusCounters::kFirst + static_cast<int>(i)));
+      append_sample(out, "edgefn_requests_total", labels, static_cast<double>(totals.responses[i]));
+    }
+  }
+  append_family(out, "edgefn_request_duration_seconds", "histogram",
+                "From a request's complete head to its response, per function.");
+  for (const auto& [name, totals] : functions) {
+    std::uint64_t cumulative = 0;
+    for (std::size_t i = 0; i <= totals.buckets.size(); ++i) {
+      labels.clear();
+      append_label(labels, "function", name);
+      labels += ",le=\"";
+      if (i < totals.buckets.size()) {
+        cumulative += totals.buckets[i];
+        append_number(labels, DurationHistogram::kBounds[i]);
+      } else {
+        cumulative = totals.count;
+        labels += "+Inf";
+      }
+      labels += '"';
+      append_sample(out, "edgefn_request_duration_seconds_bucket", labels,
+                    static_cast<double>(cumulative));
+    }
+    labels.clear();
+    append_label(labels, "function", name);
+    append_sample(out, "edgefn_request_duration_seconds_sum", labels,
+                  static_cast<double>(totals.sum_nanoseconds) / 1e9);
+    append_sample(out, "edgefn_request_duration_seconds_count", labels,
+                  static_cast<double>(totals.count));
+  }
+  append_family(out, "edgefn_rejected_total", "counter",
+                "Requests the edge answered without running their function, by status.");
+  for (std::size_t i = 0; i < rejected.size(); ++i) {
+    if (rejected[i] == 0) continue;
+    labels.clear();
+    append_label(labels, "reason", std::to_string(StatusCounters::kFirst + static_cast<int>(i)));
+    append_sample(out, "edgefn_rejected_total", labels, static_cast<double>(rejected[i]));
+  }
+
+  append_family(out, "edgefn_upstream_requests_total", "counter",
+                "ctx.fetch calls by outcome: response, failure (after retries), rejected (circuit "
+                "open).");
+  for (const Upstream& upstream : app.upstreams()) {
+    const UpstreamCounters& counters = *upstream.counters;
+    const std::pair<std::string_view, const std::atomic<std::uint64_t>*> results[] = {
+        {"response", &counters.responses},
+        {"failure", &counters.failures},
+        {"rejected", &counters.rejected}};
+    for (const auto& [result, counter] : results) {
+      labels.clear();
+      append_label(labels, "upstream", upstream.config.name);
+      labels += ',';
+      append_label(labels, "result", result);
+      append_sample(out, "edgefn_upstream_requests_total", labels,
+                    static_cast<double>(counter->load(std::memory_order_relaxed)));
+    }
+  }
+  append_family(out, "edgefn_circuit_state", "gauge",
+                "An upstream's circuit: 0 closed, 1 open, 2 half-open.");
+  for (const Upstream& upstream : app.upstreams()) {
+    labels.clear();
+    append_label(labels, "upstream", upstream.config.name);
+    append_sample(out, "edgefn_circuit_state", labels,
+                  static_cast<double>(static_cast<int>(upstream.breaker->state())));
+  }
+  append_family(out, "edgefn_offload_queue_depth", "gauge",
+                "Offloaded requests waiting for a pool thread.");
+  append_sample(out, "edgefn_offload_queue_depth", "",
+                shared.offload ? static_cast<double>(shared.offload->queued()) : 0);
   return out;
 }
 

@@ -1,5 +1,5 @@
-// The admin listener's pages: /healthz, /readyz, /functions, /upstreams, and POST /purge. Served by one
-// worker on the admin socket with the same HTTP codec as public traffic.
+// The admin listener's pages: /healthz, /readyz, /functions, /upstreams, and POST /purge. Served by
+// one worker on the admin socket with the same HTTP codec as public traffic.
 #pragma once
 
 #include <string>
@@ -37,5 +37,10 @@ std::string functions_json(const App& app);
 // ("resolved", "pending", "failed"),"resolution_error" (when there is one),"addresses":[...]}]}.
 // Counters are node-wide, since the start or the last reload. `resolver` null: names unknown.
 std::string upstreams_json(const App& app, Resolver* resolver);
+
+// The /metrics document, Prometheus text format 0.0.4: every worker's counters summed (read with
+// relaxed loads while the workers go on), and the node-wide ones. Series are described in the
+// README's Observability section.
+std::string metrics_text(const SharedState& shared, const App& app);
 
 }  // namespace edgefn::runtime

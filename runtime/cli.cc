@@ -218,6 +218,7 @@ int run_serve(const CommandLine& command, const ProcessInfo& process) {
     return 1;
   }
   const auto startup = std::chrono::steady_clock::now() - process.started;
+  server.note_startup(std::chrono::duration_cast<std::chrono::nanoseconds>(startup));
   {
     LogLine line(LogLevel::kInfo, "ready");
     line.field("listen", server.listen_address().to_string())

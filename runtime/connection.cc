@@ -222,6 +222,7 @@ bool Connection::on_head_complete() {
   http_minor_ = head.http_minor;
   route_error_ = 0;
   preflight_ = false;
+  request_started_ = Clock::now();
   std::uint64_t body_limit = worker_.server().max_body_bytes;
   if (!admin_) {
     // Each request starts on the worker's current App (a reload may have published another);
@@ -236,12 +237,14 @@ bool Connection::on_head_complete() {
       path_.resize(decoded.size);
       preflight_ = is_preflight(head);
       if (preflight_) body_limit = app().functions()[match_.target].max_body_bytes;
+      routed_ = preflight_;
     }
     if (!preflight_ && route_error_ == 0) {
       match_ = app().routes().match(head.host, head.method, path_, params_);
       switch (match_.status) {
         case router::Match::Status::kFound:
           body_limit = app().functions()[match_.target].max_body_bytes;
+          routed_ = true;
           break;
         case router::Match::Status::kNotFound:
           route_error_ = 404;
@@ -305,6 +308,7 @@ void Connection::respond_preflight(const http::RequestHead& head) {
   const api::Response response(204, &arena_);
   const bool keep_alive = keep_alive_ && !drain_;
   http::write_response(out_pending_, response, framing(keep_alive), extra_headers_);
+  note_answer(204, false);
   finish_request(keep_alive);
 }
 
@@ -365,6 +369,7 @@ bool Connection::admit(const http::RequestHead& head) {
   const bool keep_alive = keep_alive_ && !drain_;
   http::write_error(out_pending_, 429, "rate limit exceeded", framing(keep_alive),
                     function_headers(headers));
+  note_answer(429, true);
   finish_request(keep_alive);
   return false;
 }
@@ -382,6 +387,7 @@ bool Connection::validate(const http::RequestHead& head) {
   const bool keep_alive = keep_alive_ && !drain_;
   http::write_error(out_pending_, 400, rejection_.message, framing(keep_alive),
                     function_headers(api::HeaderList(head.headers)), rejection_.members);
+  note_answer(400, true);
   finish_request(keep_alive);
   return false;
 }
@@ -732,6 +738,7 @@ bool Connection::respond_stored(const api::HeaderList& headers, std::string_view
   const bool keep_alive = keep_alive_ && !drain_ && !peer_done_;
   http::write_stored(out_pending_, unchanged ? 304 : stored->status, stored->header_lines,
                      stored->body, framing(keep_alive), extra_headers_);
+  note_answer(unchanged ? 304 : stored->status, false);
   finish_request(keep_alive);
   return true;
 }
@@ -796,6 +803,7 @@ api::Request Connection::make_request(const http::RequestHead& head) {
 }
 
 void Connection::start_function() {
+  function_started_ = true;
   const Function& function = app().functions()[match_.target];
   request_ = make_request(parser_->head({in_.data(), in_.size()}));
   arena_.release();
@@ -811,8 +819,7 @@ void Connection::start_function() {
     return;
   }
   fetch_.bind(app_, function);
-  context_.emplace(function.config, *logger_, &arena_, deadline, worker_.alarms(), &kv_,
-                   &fetch_);
+  context_.emplace(function.config, *logger_, &arena_, deadline, worker_.alarms(), &kv_, &fetch_);
   handling_ = true;
   const RequestDriver driver = drive(this, function.module.get(), &*context_);
   if (handling_) driver_ = driver.handle;  // suspended; else it completed and is gone
@@ -856,6 +863,7 @@ void Connection::handler_done(const api::Response& response) {
   function_headers(request_.headers);
   cache_response(response);
   http::write_response(out_pending_, response, framing(keep_alive), extra_headers_);
+  note_answer(response.status, false);
   finish_request(keep_alive);
 }
 
@@ -933,7 +941,30 @@ void Connection::respond_error(int status, std::string_view message, bool keep_a
                                std::string_view extra_headers) {
   keep_alive = keep_alive && !drain_;
   http::write_error(out_pending_, status, message, framing(keep_alive), extra_headers);
+  // A function that started (and failed, timed out, or left its answer to an error) did not
+  // have its request turned away.
+  note_answer(status, !function_started_);
   finish_request(keep_alive);
+}
+
+void Connection::note_answer(int status, bool rejected) {
+  answer_status_ = status;
+  answer_rejected_ = rejected;
+}
+
+void Connection::record_metrics() {
+  if (admin_ || answer_status_ == 0) return;
+  WorkerMetrics& metrics = worker_.metrics();
+  if (answer_rejected_) metrics.rejected.add(answer_status_);
+  if (routed_) {
+    // The worker's table indexes its own App; a request that began before a reload finds its
+    // function by name.
+    FunctionMetrics& function = app_ == worker_.app_handle()
+                                    ? metrics.function(match_.target)
+                                    : metrics.function(app().functions()[match_.target].name);
+    function.responses.add(answer_status_);
+    function.duration.observe(Clock::now() - request_started_);
+  }
 }
 
 http::ResponseFraming Connection::framing(bool keep_alive) const {
@@ -942,6 +973,9 @@ http::ResponseFraming Connection::framing(bool keep_alive) const {
 
 void Connection::finish_request(bool keep_alive) {
   ++requests_;
+  record_metrics();
+  answer_status_ = 0;
+  routed_ = function_started_ = false;
   // After the response was stored (cache_response runs before it is written): followers find it.
   land_flight();
   stale_.reset();

@@ -33,6 +33,7 @@
 #include "runtime/http_writer.h"
 #include "runtime/kv_store.h"
 #include "runtime/log.h"
+#include "runtime/metrics.h"
 #include "runtime/offload_request.h"
 #include "runtime/request_fetch.h"
 #include "runtime/response_store.h"
@@ -191,6 +192,10 @@ class Connection {
   void respond_error(int status, std::string_view message, bool keep_alive,
                      std::string_view extra_headers = {});
   http::ResponseFraming framing(bool keep_alive) const;
+  // What the response being written was, for the metrics: its status, and whether the edge
+  // turned the request away without running (or asking the cache for) its function.
+  void note_answer(int status, bool rejected);
+  void record_metrics();
   void finish_request(bool keep_alive);
   void update_timer();
   void flush();
@@ -243,6 +248,12 @@ class Connection {
   std::string rate_limit_lines_;  // RateLimit-* (and Retry-After) of the current request
   bool keep_alive_ = true;
   int http_minor_ = 1;
+  // For the metrics (see note_answer).
+  bool routed_ = false;            // the request reached a function's route (or its preflight)
+  bool function_started_ = false;  // its function ran (or was queued for the offload pool)
+  int answer_status_ = 0;
+  bool answer_rejected_ = false;
+  std::chrono::steady_clock::time_point request_started_{};  // its head was complete
   router::Rejection rejection_;  // why validation refused the request; capacity kept
 
   // The current request's cache key (views cache_key_bytes_) and what storing needs.

@@ -43,6 +43,10 @@ class Server {
   const SocketAddress& listen_address() const { return listen_address_; }
   const SocketAddress& admin_address() const { return admin_address_; }
   unsigned workers() const { return static_cast<unsigned>(workers_.size()); }
+  // How long start-up took, from exec to listening (edgefn_startup_seconds).
+  void note_startup(std::chrono::nanoseconds startup) {
+    shared_.startup_nanoseconds.store(startup.count(), std::memory_order_relaxed);
+  }
 
   // Any thread: starts the drain (/readyz answers 503, listeners close, in-flight requests
   // finish); run() returns when it is done.

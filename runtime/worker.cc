@@ -58,7 +58,8 @@ void SharedState::watch_upstreams(const App& app) {
   for (const Upstream& upstream : app.upstreams()) {
     if (!upstream.address) resolver->watch(upstream.config.host, upstream.config.port);
   }
-  if (cache.redis && !cache.redis->host.empty()) resolver->watch(cache.redis->host, cache.redis->port);
+  if (cache.redis && !cache.redis->host.empty())
+    resolver->watch(cache.redis->host, cache.redis->port);
 }
 
 std::shared_ptr<const App> SharedState::current_app() const {
@@ -76,6 +77,7 @@ Worker::Worker(unsigned id, SharedState& shared, int listen_fd, int admin_fd, in
       l1_(shared.cache.l1_bytes, shared.cache.max_entry_fraction),
       fetch_(ring_, alarms_, *shared.resolver) {
   const ServerConfig& server = shared.server;
+  metrics_.index(*app_);
   header_timers_.set_timeout(server.header_timeout);
   idle_timers_.set_timeout(server.idle_timeout);
   linger_timers_.set_timeout(kLingerTimeout);
@@ -108,8 +110,8 @@ bool Worker::setup(std::string& error) {
     if (listeners_[listener] >= 0) arm_accept(listener);
   }
   if (shared_.cache.redis) {
-    redis_.emplace(ring_, alarms_, *shared_.cache.redis,
-                   static_cast<RedisClient::Listener&>(*this), *shared_.resolver);
+    redis_.emplace(ring_, alarms_, *shared_.cache.redis, static_cast<RedisClient::Listener&>(*this),
+                   *shared_.resolver);
   }
   arm_tick();
   arm_wake();
@@ -345,6 +347,7 @@ void Worker::refresh_app() {
   if (generation == app_generation_) return;
   app_generation_ = generation;
   app_ = shared_.current_app();
+  metrics_.index(*app_);
   fetch_.retire_pools(*app_);
 }
 

@@ -28,6 +28,7 @@
 #include "runtime/http_writer.h"
 #include "runtime/kv_memory.h"
 #include "runtime/log.h"
+#include "runtime/metrics.h"
 #include "runtime/offload_pool.h"
 #include "runtime/redis_client.h"
 #include "runtime/refresh.h"
@@ -67,8 +68,7 @@ class SharedState {
   std::unique_ptr<OffloadPool> offload;
   // Upstream host names; its thread starts with the first name watched, and wakes every worker
   // when addresses change. Stopped by the Server before the workers go.
-  std::unique_ptr<Resolver> resolver =
-      std::make_unique<Resolver>([this] { wake_all(); });
+  std::unique_ptr<Resolver> resolver = std::make_unique<Resolver>([this] { wake_all(); });
   // Starts resolving the host names of `app`'s upstreams and of the Redis layer (start-up,
   // reload).
   void watch_upstreams(const App& app);
@@ -85,6 +85,7 @@ class SharedState {
   std::atomic<bool> draining{false};
   std::atomic<std::uint32_t> connections{0};           // open public connections, all workers
   std::atomic<std::uint64_t> rejected_connections{0};  // closed at once: max_connections
+  std::atomic<std::int64_t> startup_nanoseconds{0};    // exec to listening, once known
   // Asks for a manifest reload (SIGHUP); set by the Server when it has a reloader.
   std::function<void()> request_reload;
 
@@ -153,6 +154,9 @@ class Worker final : private RedisClient::Listener {
   std::string& redis_key_scratch() { return redis_key_; }
   // ctx.fetch's connections to upstreams.
   FetchClient& fetch() { return fetch_; }
+  // This worker's counters, indexed for app(); the admin scrape reads every worker's.
+  WorkerMetrics& metrics() { return metrics_; }
+  const WorkerMetrics& metrics() const { return metrics_; }
   // Function timeouts, queue waits and sleeping functions: fired by the loop when due, which
   // arms one ring timeout for the earliest (so they are precise, not rounded to the tick).
   AlarmQueue& alarms() { return alarms_; }
@@ -219,6 +223,7 @@ class Worker final : private RedisClient::Listener {
   TimerList linger_timers_;
   AlarmQueue alarms_;  // before slots_: connections cancel their alarms when destroyed
   cache::L1Cache l1_;
+  WorkerMetrics metrics_;
   // Before slots_ and refreshes_: their pending calls are cancelled when they go.
   FetchClient fetch_;
   std::string cache_lines_;
