@@ -374,12 +374,51 @@ void append_sample(std::string& out, std::string_view name, std::string_view lab
   out += '\n';
 }
 
-// One function's counters summed over the workers.
-struct FunctionTotals {
-  std::array<std::uint64_t, StatusCounters::kLast - StatusCounters::kFirst + 1> responses{};
+// A DurationHistogram's figures, summed over workers.
+struct HistogramTotals {
   std::array<std::uint64_t, DurationHistogram::kBounds.size()> buckets{};
   std::uint64_t count = 0;
   std::uint64_t sum_nanoseconds = 0;
+
+  void add(const DurationHistogram& histogram) {
+    for (std::size_t i = 0; i < buckets.size(); ++i)
+      buckets[i] += histogram.bucket(i);
+    count += histogram.count();
+    sum_nanoseconds += histogram.sum_nanoseconds();
+  }
+};
+
+// The _bucket (cumulative, then +Inf), _sum and _count samples of one labelled histogram.
+void append_histogram(std::string& out, std::string_view name, std::string_view label,
+                      std::string_view value, const HistogramTotals& totals) {
+  const std::string bucket = std::string(name) + "_bucket";
+  std::string labels;
+  std::uint64_t cumulative = 0;
+  for (std::size_t i = 0; i <= totals.buckets.size(); ++i) {
+    labels.clear();
+    append_label(labels, label, value);
+    labels += ",le=\"";
+    if (i < totals.buckets.size()) {
+      cumulative += totals.buckets[i];
+      append_number(labels, DurationHistogram::kBounds[i]);
+    } else {
+      cumulative = totals.count;
+      labels += "+Inf";
+    }
+    labels += '"';
+    append_sample(out, bucket, labels, static_cast<double>(cumulative));
+  }
+  labels.clear();
+  append_label(labels, label, value);
+  append_sample(out, std::string(name) + "_sum", labels,
+                static_cast<double>(totals.sum_nanoseconds) / 1e9);
+  append_sample(out, std::string(name) + "_count", labels, static_cast<double>(totals.count));
+}
+
+// One function's counters summed over the workers.
+struct FunctionTotals {
+  std::array<std::uint64_t, StatusCounters::kLast - StatusCounters::kFirst + 1> responses{};
+  HistogramTotals duration;
 };
 
 }  // namespace
@@ -416,10 +455,7 @@ std::string metrics_text(const SharedState& shared, const App& app) {
       for (int status = StatusCounters::kFirst; status <= StatusCounters::kLast; ++status)
         totals.responses[static_cast<std::size_t>(status - StatusCounters::kFirst)] +=
             counted.responses.value(status);
-      for (std::size_t i = 0; i < DurationHistogram::kBounds.size(); ++i)
-        totals.buckets[i] += counted.duration.bucket(i);
-      totals.count += counted.duration.count();
-      totals.sum_nanoseconds += counted.duration.sum_nanoseconds();
+      totals.duration.add(counted.duration);
     });
   }
 
@@ -437,29 +473,14 @@ std::string metrics_text(const SharedState& shared, const App& app) {
   }
   append_family(out, "edgefn_request_duration_seconds", "histogram",
                 "From a request's complete head to its response, per function.");
-  for (const auto& [name, totals] : functions) {
-    std::uint64_t cumulative = 0;
-    for (std::size_t i = 0; i <= totals.buckets.size(); ++i) {
-      labels.clear();
-      append_label(labels, "function", name);
-      labels += ",le=\"";
-      if (i < totals.buckets.size()) {
-        cumulative += totals.buckets[i];
-        append_number(labels, DurationHistogram::kBounds[i]);
-      } else {
-        cumulative = totals.count;
-        labels += "+Inf";
-      }
-      labels += '"';
-      append_sample(out, "edgefn_request_duration_seconds_bucket", labels,
-                    static_cast<double>(cumulative));
-    }
-    labels.clear();
-    append_label(labels, "function", name);
-    append_sample(out, "edgefn_request_duration_seconds_sum", labels,
-                  static_cast<double>(totals.sum_nanoseconds) / 1e9);
-    append_sample(out, "edgefn_request_duration_seconds_count", labels,
-                  static_cast<double>(totals.count));
+  for (const auto& [name, totals] : functions)
+    append_histogram(out, "edgefn_request_duration_seconds", "function", name, totals.duration);
+  append_family(out, "edgefn_event_loop_lag_seconds", "histogram",
+                "How late each worker's loop served its 100 ms timer.");
+  for (std::size_t w = 0; w < shared.workers.size(); ++w) {
+    HistogramTotals lag;
+    lag.add(shared.workers[w]->metrics().loop_lag);
+    append_histogram(out, "edgefn_event_loop_lag_seconds", "worker", std::to_string(w), lag);
   }
   append_family(out, "edgefn_rejected_total", "counter",
                 "Requests the edge answered without running their function, by status.");

@@ -93,6 +93,9 @@ class WorkerMetrics {
   // Responses the edge gave without running a function (parse errors, limits, routing,
   // validation, rate limits, full queues), by status.
   StatusCounters rejected;
+  // How late the worker's loop served its periodic timer: the single best sign of a blocked
+  // loop (a function computing on it, a slow syscall).
+  DurationHistogram loop_lag;
 
   // For the scrape: calls `each(name, metrics)` for every function counted, under the lock.
   template <class Each>

@@ -322,15 +322,18 @@ void Worker::release(Connection& connection) {
 void Worker::arm_tick() {
   tick_.tv_sec = 0;
   tick_.tv_nsec = kTickNanoseconds;
+  tick_due_ = Clock::now() + std::chrono::nanoseconds(kTickNanoseconds);
   io_uring_sqe* sqe = ring_.sqe();
   io_uring_prep_timeout(sqe, &tick_, 0, 0);
   io_uring_sqe_set_data64(sqe, make_tag(Op::kTick, 0));
 }
 
 void Worker::on_tick() {
+  const auto now = Clock::now();
+  // How late the loop got to a timer: what every request on this worker waited extra.
+  metrics_.loop_lag.observe(now > tick_due_ ? now - tick_due_ : Clock::duration{});
   arm_tick();
   date_.tick();
-  const auto now = Clock::now();
   for (TimerList* list : {&header_timers_, &idle_timers_, &linger_timers_}) {
     while (TimerHook* hook = list->due(now))
       Connection::from_timer(*hook).on_timer(*list);

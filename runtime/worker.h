@@ -216,6 +216,7 @@ class Worker final : private RedisClient::Listener {
   signalfd_siginfo signal_info_{};
   std::chrono::steady_clock::time_point drain_deadline_{};
   __kernel_timespec tick_{};
+  std::chrono::steady_clock::time_point tick_due_{};  // when the armed tick should complete
   http::DateClock date_;
   LogBuffer log_;
   TimerList header_timers_;

@@ -2,8 +2,10 @@
 // by line (every sample belongs to a family announced by # HELP and # TYPE, label values
 // unescaped), and exact counts, rejections and histogram sums checked against what was sent.
 #include <charconv>
+#include <chrono>
 #include <map>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "tests/integration/fixture.h"
@@ -164,6 +166,34 @@ TEST_F(MetricsTest, CountsWhatWasServedExactly) {
   ASSERT_EQ(status_of("/hello/again"), 200);
   EXPECT_EQ(value_of(scrape(), "edgefn_requests_total", {{"function", "hello"}, {"status", "200"}}),
             8);
+}
+
+class LoopLagTest : public MetricsTest {
+ protected:
+  std::string manifest() const override { return manifest_path("lag.toml"); }
+  std::vector<std::string> flags() const override { return {}; }
+
+  // Lag samples of worker 0 above `seconds` (a bucket bound).
+  static double above(const std::vector<Sample>& samples, const std::string& seconds) {
+    return value_of(samples, "edgefn_event_loop_lag_seconds_count", {{"worker", "0"}}) -
+           value_of(samples, "edgefn_event_loop_lag_seconds_bucket",
+                    {{"worker", "0"}, {"le", seconds}});
+  }
+};
+
+TEST_F(LoopLagTest, AFunctionBlockingItsWorkerShowsInTheLagHistogram) {
+  // A few ticks of an idle loop first.
+  std::this_thread::sleep_for(Millis(350));
+  const std::vector<Sample> before = scrape();
+  EXPECT_GE(value_of(before, "edgefn_event_loop_lag_seconds_count", {{"worker", "0"}}), 2);
+  HttpResponse blocked;
+  ASSERT_TRUE(exchange(port(),
+                       "POST /block HTTP/1.1\r\nHost: test.local\r\nContent-Length: 4\r\n\r\n# hi",
+                       blocked));
+  ASSERT_EQ(blocked.status, 200);
+  // The tick due while the function computed was served about 200 ms late or more.
+  const std::vector<Sample> after = scrape();
+  EXPECT_GE(above(after, "0.1") - above(before, "0.1"), 1) << "no late tick was counted";
 }
 
 }  // namespace
