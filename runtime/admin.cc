@@ -517,6 +517,12 @@ std::string metrics_text(const SharedState& shared, const App& app) {
     append_sample(out, "edgefn_circuit_state", labels,
                   static_cast<double>(static_cast<int>(upstream.breaker->state())));
   }
+  append_family(out, "edgefn_log_lines_dropped_total", "counter",
+                "Log lines dropped because stdout did not keep up (requests never wait for it).");
+  double dropped = 0;
+  for (const Worker* worker : shared.workers)
+    dropped += static_cast<double>(worker->log_dropped());
+  append_sample(out, "edgefn_log_lines_dropped_total", "", dropped);
   append_family(out, "edgefn_offload_queue_depth", "gauge",
                 "Offloaded requests waiting for a pool thread.");
   append_sample(out, "edgefn_offload_queue_depth", "",

@@ -57,6 +57,8 @@ class App {
       : manifest_(std::move(manifest)),
         functions_(std::move(functions)),
         routes_(std::move(routes)) {
+    for (const Function& function : functions_)
+      route_names_.insert(route_names_.end(), function.routes.begin(), function.routes.end());
     upstreams_.reserve(manifest_.upstreams.size());
     for (const UpstreamConfig& upstream : manifest_.upstreams)
       upstreams_.emplace_back(upstream);
@@ -67,6 +69,8 @@ class App {
   const router::RouteTable& routes() const { return routes_; }
   // Indexed by the route table's targets.
   std::span<const Function> functions() const { return functions_; }
+  // "GET /hello/:name": the route a Match names (router::Match::route), for logs.
+  const std::string& route_name(std::uint32_t route) const { return route_names_[route]; }
   // The manifest's [upstreams.*], in file order.
   std::span<const Upstream> upstreams() const { return upstreams_; }
 
@@ -74,6 +78,7 @@ class App {
   Manifest manifest_;
   std::vector<Function> functions_;
   std::vector<Upstream> upstreams_;
+  std::vector<std::string> route_names_;  // in the route table's spec order
   router::RouteTable routes_;
 };
 

@@ -307,8 +307,9 @@ void Connection::respond_preflight(const http::RequestHead& head) {
   arena_.release();
   const api::Response response(204, &arena_);
   const bool keep_alive = keep_alive_ && !drain_;
+  const std::size_t before = out_pending_.size();
   http::write_response(out_pending_, response, framing(keep_alive), extra_headers_);
-  note_answer(204, false);
+  note_answer(204, false, out_pending_.size() - before);
   finish_request(keep_alive);
 }
 
@@ -367,9 +368,10 @@ bool Connection::admit(const http::RequestHead& head) {
   append_header(rate_limit_lines_, "Retry-After", decision.retry_after_seconds);
   // The request was read whole: the connection stays usable, as after a 400.
   const bool keep_alive = keep_alive_ && !drain_;
+  const std::size_t before = out_pending_.size();
   http::write_error(out_pending_, 429, "rate limit exceeded", framing(keep_alive),
                     function_headers(headers));
-  note_answer(429, true);
+  note_answer(429, true, out_pending_.size() - before);
   finish_request(keep_alive);
   return false;
 }
@@ -385,9 +387,10 @@ bool Connection::validate(const http::RequestHead& head) {
   }
   // An ordinary 400: the request was read whole, so the connection stays usable.
   const bool keep_alive = keep_alive_ && !drain_;
+  const std::size_t before = out_pending_.size();
   http::write_error(out_pending_, 400, rejection_.message, framing(keep_alive),
                     function_headers(api::HeaderList(head.headers)), rejection_.members);
-  note_answer(400, true);
+  note_answer(400, true, out_pending_.size() - before);
   finish_request(keep_alive);
   return false;
 }
@@ -736,9 +739,11 @@ bool Connection::respond_stored(const api::HeaderList& headers, std::string_view
       cache::not_modified(headers.get("if-none-match"), headers.get("if-modified-since"),
                           stored->header("etag"), stored->header("last-modified"));
   const bool keep_alive = keep_alive_ && !drain_ && !peer_done_;
+  const std::size_t before = out_pending_.size();
   http::write_stored(out_pending_, unchanged ? 304 : stored->status, stored->header_lines,
                      stored->body, framing(keep_alive), extra_headers_);
-  note_answer(unchanged ? 304 : stored->status, false);
+  note_answer(unchanged ? 304 : stored->status, false, out_pending_.size() - before);
+  answer_cached_ = true;
   finish_request(keep_alive);
   return true;
 }
@@ -862,8 +867,9 @@ void Connection::handler_done(const api::Response& response) {
   const bool keep_alive = keep_alive_ && !drain_ && !peer_done_;
   function_headers(request_.headers);
   cache_response(response);
+  const std::size_t before = out_pending_.size();
   http::write_response(out_pending_, response, framing(keep_alive), extra_headers_);
-  note_answer(response.status, false);
+  note_answer(response.status, false, out_pending_.size() - before);
   finish_request(keep_alive);
 }
 
@@ -940,20 +946,23 @@ void Connection::serve_admin(const http::RequestHead& head) {
 void Connection::respond_error(int status, std::string_view message, bool keep_alive,
                                std::string_view extra_headers) {
   keep_alive = keep_alive && !drain_;
+  const std::size_t before = out_pending_.size();
   http::write_error(out_pending_, status, message, framing(keep_alive), extra_headers);
   // A function that started (and failed, timed out, or left its answer to an error) did not
   // have its request turned away.
-  note_answer(status, !function_started_);
+  note_answer(status, !function_started_, out_pending_.size() - before);
   finish_request(keep_alive);
 }
 
-void Connection::note_answer(int status, bool rejected) {
+void Connection::note_answer(int status, bool rejected, std::size_t bytes) {
   answer_status_ = status;
   answer_rejected_ = rejected;
+  answer_bytes_ = bytes;
 }
 
-void Connection::record_metrics() {
+void Connection::record_request() {
   if (admin_ || answer_status_ == 0) return;
+  const auto duration = head_done_ ? Clock::now() - request_started_ : Clock::duration{};
   WorkerMetrics& metrics = worker_.metrics();
   if (answer_rejected_) metrics.rejected.add(answer_status_);
   if (routed_) {
@@ -963,8 +972,60 @@ void Connection::record_metrics() {
                                     ? metrics.function(match_.target)
                                     : metrics.function(app().functions()[match_.target].name);
     function.responses.add(answer_status_);
-    function.duration.observe(Clock::now() - request_started_);
+    function.duration.observe(duration);
   }
+  // Requests refused before their head was read have no App yet: the worker's says.
+  const LogConfig& log = (app_ ? app() : worker_.app()).manifest().log;
+  if (log.access && worker_.sampled(log.sample) && log_enabled(LogLevel::kInfo)) {
+    write_access_line(duration);
+  }
+}
+
+void Connection::write_access_line(Clock::duration duration) {
+  LogLine line(LogLevel::kInfo, "access", worker_.access_line_scratch());
+  if (head_done_) {
+    const http::RequestHead head = parser_->head({in_.data(), in_.size()});
+    line.field("method", head.method).field("target", head.target);
+    if (const std::optional<std::string_view> trace = trace_id(api::HeaderList(head.headers))) {
+      line.field("trace_id", *trace);
+    }
+  }
+  if (routed_) {
+    line.field("function", app().functions()[match_.target].name);
+    if (!preflight_) line.field("route", app().route_name(match_.route));
+  }
+  line.field("status", answer_status_)
+      .field("bytes", static_cast<std::uint64_t>(answer_bytes_))
+      .field("duration_us",
+             static_cast<std::int64_t>(
+                 std::chrono::duration_cast<std::chrono::microseconds>(duration).count()));
+  if (answer_cached_) {
+    line.field("cache", "hit");
+  } else if (routed_ && (cache_role_ == CacheRole::kStore || cache_role_ == CacheRole::kMiss)) {
+    line.field("cache", "miss");
+  }
+  line.field("client", client_ip());
+  worker_.log().append(line.text());
+}
+
+std::optional<std::string_view> Connection::trace_id(const api::HeaderList& headers) {
+  // W3C Trace Context: "00-<32 hex trace id>-<16 hex parent id>-<2 hex flags>"; a version
+  // other than 00 may append fields after the flags.
+  const std::optional<std::string_view> value = headers.get("traceparent");
+  if (!value || value->size() < 55) return std::nullopt;
+  const std::string_view text = *value;
+  const auto hex = [](std::string_view part) {
+    return std::all_of(part.begin(), part.end(),
+                       [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+  };
+  if (text[2] != '-' || text[35] != '-' || text[52] != '-' || !hex(text.substr(0, 2)) ||
+      text.substr(0, 2) == "ff" || !hex(text.substr(3, 32)) || !hex(text.substr(36, 16)) ||
+      !hex(text.substr(53, 2)) || (text.substr(0, 2) == "00" && text.size() != 55)) {
+    return std::nullopt;
+  }
+  const std::string_view trace = text.substr(3, 32);
+  if (trace == std::string_view("00000000000000000000000000000000")) return std::nullopt;
+  return trace;
 }
 
 http::ResponseFraming Connection::framing(bool keep_alive) const {
@@ -973,9 +1034,9 @@ http::ResponseFraming Connection::framing(bool keep_alive) const {
 
 void Connection::finish_request(bool keep_alive) {
   ++requests_;
-  record_metrics();
+  record_request();
   answer_status_ = 0;
-  routed_ = function_started_ = false;
+  routed_ = function_started_ = answer_cached_ = false;
   // After the response was stored (cache_response runs before it is written): followers find it.
   land_flight();
   stale_.reset();

@@ -194,8 +194,12 @@ class Connection {
   http::ResponseFraming framing(bool keep_alive) const;
   // What the response being written was, for the metrics: its status, and whether the edge
   // turned the request away without running (or asking the cache for) its function.
-  void note_answer(int status, bool rejected);
-  void record_metrics();
+  void note_answer(int status, bool rejected, std::size_t bytes);
+  // Counts the answered request and writes its access-log line ([log] access, sample).
+  void record_request();
+  void write_access_line(std::chrono::steady_clock::duration duration);
+  // A valid traceparent's trace id, else nullopt.
+  static std::optional<std::string_view> trace_id(const api::HeaderList& headers);
   void finish_request(bool keep_alive);
   void update_timer();
   void flush();
@@ -253,6 +257,8 @@ class Connection {
   bool function_started_ = false;  // its function ran (or was queued for the offload pool)
   int answer_status_ = 0;
   bool answer_rejected_ = false;
+  bool answer_cached_ = false;    // answered from a cache layer
+  std::size_t answer_bytes_ = 0;  // of the response on the wire, head and body
   std::chrono::steady_clock::time_point request_started_{};  // its head was complete
   router::Rejection rejection_;  // why validation refused the request; capacity kept
 

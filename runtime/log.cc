@@ -86,7 +86,8 @@ bool parse_log_level(std::string_view text, LogLevel& level) {
   return false;
 }
 
-LogLine::LogLine(LogLevel level, std::string_view message) {
+LogLine::LogLine(LogLevel level, std::string_view message, std::string& scratch) : text_(scratch) {
+  text_.clear();
   text_.reserve(160);
   text_ += "{\"time\":\"";
   append_time(text_);
@@ -146,7 +147,7 @@ void write_log_line(LogLine& line) {
 
 void LogBuffer::append(std::string_view line) {
   if (pending_.size() + line.size() > kMaxBytes) {
-    ++dropped_;
+    count_drop();
     return;
   }
   pending_.append(line);
@@ -162,7 +163,7 @@ std::string_view LogBuffer::start_write() {
 std::string_view LogBuffer::finish_write(int written) {
   if (written <= 0) {
     // stdout refused the bytes (closed pipe, error): drop them rather than retry forever.
-    ++dropped_;
+    count_drop();
     writing_.clear();
     return {};
   }

@@ -23,7 +23,12 @@ bool parse_log_level(std::string_view text, LogLevel& level);
 // Builds one line: {"time":"<RFC 3339 UTC>","level":"info","msg":"..." [, fields] }\n
 class LogLine {
  public:
-  LogLine(LogLevel level, std::string_view message);
+  LogLine(LogLevel level, std::string_view message) : LogLine(level, message, own_) {}
+  // Builds the line in `scratch` (cleared first) instead: a caller that logs on every request
+  // keeps one string and its capacity, so the line costs no allocation.
+  LogLine(LogLevel level, std::string_view message, std::string& scratch);
+  LogLine(const LogLine&) = delete;
+  LogLine& operator=(const LogLine&) = delete;
   LogLine& field(std::string_view key, std::string_view value);
   LogLine& field(std::string_view key, const char* value) {
     return field(key, std::string_view(value));
@@ -38,7 +43,8 @@ class LogLine {
 
  private:
   void key(std::string_view name);
-  std::string text_;
+  std::string own_;
+  std::string& text_;
   bool finished_ = false;
 };
 
@@ -60,13 +66,17 @@ class LogBuffer {
   // The write completed with `written` bytes (or an error <= 0): returns what is left.
   std::string_view finish_write(int written);
   bool writing() const { return !writing_.empty(); }
-  std::uint64_t dropped() const { return dropped_; }
+  // Lines dropped so far; any thread may read it (the metrics scrape), only the worker counts.
+  std::uint64_t dropped() const { return dropped_.load(std::memory_order_relaxed); }
 
  private:
   std::string pending_;
   std::string writing_;
   std::size_t written_ = 0;
-  std::uint64_t dropped_ = 0;
+  std::atomic<std::uint64_t> dropped_{0};
+  void count_drop() {
+    dropped_.store(dropped_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  }
 };
 
 // The api::Logger a module sees: lines attributed to its function, queued on the worker.

@@ -431,6 +431,7 @@ class Loader {
     const toml::node* cache = nullptr;
     const toml::node* upstreams = nullptr;
     const toml::node* functions = nullptr;
+    const toml::node* log = nullptr;
     for (auto&& [key, node] : table) {
       if (key.str() == "server") {
         server = &node;
@@ -438,10 +439,12 @@ class Loader {
         cache = &node;
       } else if (key.str() == "upstreams") {
         upstreams = &node;
+      } else if (key.str() == "log") {
+        log = &node;
       } else if (key.str() == "functions") {
         functions = &node;
       } else {
-        unknown_key(key, "", {"server", "cache", "upstreams", "functions"});
+        unknown_key(key, "", {"server", "cache", "log", "upstreams", "functions"});
       }
     }
     if (server) {
@@ -453,6 +456,9 @@ class Loader {
       if (const toml::table* cache_table = as_table(*cache, "cache")) {
         this->cache(*cache_table, manifest.cache);
       }
+    }
+    if (log) {
+      if (const toml::table* log_table = as_table(*log, "log")) this->log(*log_table, manifest.log);
     }
     if (upstreams) {
       if (const toml::table* upstreams_table = as_table(*upstreams, "upstreams")) {
@@ -796,6 +802,37 @@ class Loader {
     }
     for (const auto& [key, value] : in_file_order(*table))
       function(*key, *value, manifest);
+  }
+
+  // [log]: `access` (a boolean) and `sample` (a share of requests, more than 0, at most 1).
+  void log(const toml::table& table, LogConfig& log) {
+    for (auto&& [key, node] : table) {
+      const std::string_view name = key.str();
+      const std::string path = join("log", name);
+      if (name == "access") {
+        if (const auto* flag = node.as_boolean()) {
+          log.access = flag->get();
+        } else {
+          type_error(node, path, "expected true or false");
+        }
+      } else if (name == "sample") {
+        std::optional<double> share;
+        if (const auto* integer = node.as_integer()) {
+          share = static_cast<double>(integer->get());
+        } else if (const auto* floating = node.as_floating_point()) {
+          share = floating->get();
+        } else {
+          type_error(node, path, "expected a share of requests such as 0.1");
+        }
+        if (share && (!(*share > 0) || *share > 1 || !std::isfinite(*share))) {
+          error(node, path, "must be more than 0 and at most 1; got " + literal(node));
+        } else if (share) {
+          log.sample = *share;
+        }
+      } else {
+        unknown_key(key, "log", {"access", "sample"});
+      }
+    }
   }
 
   // [upstreams.<name>]: `url` is required; the rest have defaults (manifest.h).

@@ -58,8 +58,8 @@ struct ServerConfig {
 // [cache.redis]: the upstream cache layer (L3), shared by every worker and every node that
 // names the same server.
 struct RedisConfig {
-  SocketAddress address;  // numeric: "127.0.0.1:6379"; unset when `host` names the server
-  std::string host;       // "redis.cache.svc": resolved by the node's Resolver; empty: numeric
+  SocketAddress address;   // numeric: "127.0.0.1:6379"; unset when `host` names the server
+  std::string host;        // "redis.cache.svc": resolved by the node's Resolver; empty: numeric
   std::uint16_t port = 0;  // with `host`
   Duration timeout = std::chrono::milliseconds(50);  // per call: no answer by then is a miss
   unsigned connections = 2;                          // per worker, pipelined
@@ -192,11 +192,18 @@ struct FunctionConfig {
   SourcePosition upstreams_position;
 };
 
+// [log]: the access log, one JSON line per request on stdout.
+struct LogConfig {
+  bool access = true;   // false: no access lines (other lines keep their level)
+  double sample = 1.0;  // the share of requests logged, 0 < sample <= 1
+};
+
 struct Manifest {
   std::string path;  // as given
   std::string dir;   // directory of path: relative file names resolve against it
   ServerConfig server;
   CacheConfig cache;
+  LogConfig log;
   std::vector<UpstreamConfig> upstreams;  // in file order
   std::vector<FunctionConfig> functions;  // in file order
 };

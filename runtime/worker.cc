@@ -78,6 +78,7 @@ Worker::Worker(unsigned id, SharedState& shared, int listen_fd, int admin_fd, in
       fetch_(ring_, alarms_, *shared.resolver) {
   const ServerConfig& server = shared.server;
   metrics_.index(*app_);
+  sample_state_ ^= (static_cast<std::uint64_t>(id) + 1) * 0xbf58476d1ce4e5b9u;  // per worker
   header_timers_.set_timeout(server.header_timeout);
   idle_timers_.set_timeout(server.idle_timeout);
   linger_timers_.set_timeout(kLingerTimeout);

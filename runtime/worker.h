@@ -133,6 +133,7 @@ class Worker final : private RedisClient::Listener {
   std::string& cache_blob_scratch() { return cache_blob_; }
   http::DateClock& date() { return date_; }
   LogBuffer& log() { return log_; }
+  std::uint64_t log_dropped() const { return log_.dropped(); }
   TimerList& header_timers() { return header_timers_; }
   TimerList& idle_timers() { return idle_timers_; }
   TimerList& linger_timers() { return linger_timers_; }
@@ -154,6 +155,17 @@ class Worker final : private RedisClient::Listener {
   std::string& redis_key_scratch() { return redis_key_; }
   // ctx.fetch's connections to upstreams.
   FetchClient& fetch() { return fetch_; }
+  // True for a share `share` of the calls (the access log's sampling), from a per-worker
+  // xorshift generator: no lock, no syscall.
+  bool sampled(double share) {
+    if (share >= 1) return true;
+    sample_state_ ^= sample_state_ << 13;
+    sample_state_ ^= sample_state_ >> 7;
+    sample_state_ ^= sample_state_ << 17;
+    return static_cast<double>(sample_state_ >> 11) * 0x1.0p-53 < share;
+  }
+  // Scratch for one access-log line; reused.
+  std::string& access_line_scratch() { return access_line_; }
   // This worker's counters, indexed for app(); the admin scrape reads every worker's.
   WorkerMetrics& metrics() { return metrics_; }
   const WorkerMetrics& metrics() const { return metrics_; }
@@ -225,6 +237,8 @@ class Worker final : private RedisClient::Listener {
   AlarmQueue alarms_;  // before slots_: connections cancel their alarms when destroyed
   cache::L1Cache l1_;
   WorkerMetrics metrics_;
+  std::uint64_t sample_state_ = 0x9e3779b97f4a7c15u;
+  std::string access_line_;
   // Before slots_ and refreshes_: their pending calls are cancelled when they go.
   FetchClient fetch_;
   std::string cache_lines_;

@@ -349,7 +349,7 @@ url = "http://127.0.0.1:9000"
                 "workers, max_connections, max_header_bytes, max_target_bytes, max_body_bytes, "
                 "header_timeout, idle_timeout, drain_timeout, offload_threads, offload_queue, "
                 "offload_priority",
-                "edgefn.toml:8:2: upstream: unknown key; expected one of: server, cache, "
+                "edgefn.toml:8:2: upstream: unknown key; expected one of: server, cache, log, "
                 "upstreams, functions",
                 "edgefn.toml:14:1: functions.hello.offloaded: unknown key; expected one of: "
                 "module, routes, host, config, max_body_bytes, body_schema, query, headers, cors, "
@@ -379,6 +379,20 @@ TEST(Manifest, OffloadDefaults) {
   EXPECT_EQ(manifest->server.offload_queue, 1024u);
   EXPECT_EQ(manifest->server.offload_priority, OffloadPriority::kIdle);
   EXPECT_FALSE(manifest->functions[0].offload);
+}
+
+TEST(Manifest, LogTable) {
+  EXPECT_TRUE(parse_ok(kHello).log.access);
+  EXPECT_EQ(parse_ok(kHello).log.sample, 1.0);
+  const Manifest manifest =
+      parse_ok(std::string("[log]\naccess = false\nsample = 0.1\n") + std::string(kHello));
+  EXPECT_FALSE(manifest.log.access);
+  EXPECT_EQ(manifest.log.sample, 0.1);
+  EXPECT_EQ(errors_of(std::string("[log]\naccess = 1\nsample = 0\nlevel = \"info\"\n") +
+                      std::string(kHello)),
+            (Lines{"edgefn.toml:2:10: log.access: expected true or false, got an integer",
+                   "edgefn.toml:3:10: log.sample: must be more than 0 and at most 1; got 0",
+                   "edgefn.toml:4:1: log.level: unknown key; expected one of: access, sample"}));
 }
 
 TEST(Manifest, OffloadPriority) {
@@ -1321,8 +1335,8 @@ max_value_bytes = "64KiB"
 }
 
 TEST(Manifest, RedisByHostName) {
-  const Manifest manifest = parse_ok(std::string("[cache.redis]\naddress = \"Redis.Cache.svc:6380\"\n") +
-                                     std::string(kHello));
+  const Manifest manifest = parse_ok(
+      std::string("[cache.redis]\naddress = \"Redis.Cache.svc:6380\"\n") + std::string(kHello));
   ASSERT_TRUE(manifest.cache.redis.has_value());
   EXPECT_EQ(manifest.cache.redis->host, "redis.cache.svc");
   EXPECT_EQ(manifest.cache.redis->port, 6380);
@@ -1335,16 +1349,21 @@ TEST(Manifest, RedisByHostName) {
     const Lines errors = errors_of(text);
     return errors.empty() ? std::string() : errors[0];
   };
-  EXPECT_EQ(error_for("redis"),
-            R"(edgefn.toml:2:11: cache.redis.address: expected an address such as "127.0.0.1:6379" or "redis.cache.svc:6379")");
-  EXPECT_EQ(error_for("redis:0"),
-            R"(edgefn.toml:2:11: cache.redis.address: needs the server's port (1 to 65535); got "redis:0")");
-  EXPECT_EQ(error_for("redis:x"),
-            R"(edgefn.toml:2:11: cache.redis.address: needs the server's port (1 to 65535); got "redis:x")");
-  EXPECT_EQ(error_for("bad_name:6379"),
-            R"(edgefn.toml:2:11: cache.redis.address: expected an address such as "127.0.0.1:6379" or "redis.cache.svc:6379")");
-  EXPECT_EQ(error_for("10.0.0.300:6379"),
-            R"(edgefn.toml:2:11: cache.redis.address: expected an address such as "127.0.0.1:6379" or "redis.cache.svc:6379")");
+  EXPECT_EQ(
+      error_for("redis"),
+      R"(edgefn.toml:2:11: cache.redis.address: expected an address such as "127.0.0.1:6379" or "redis.cache.svc:6379")");
+  EXPECT_EQ(
+      error_for("redis:0"),
+      R"(edgefn.toml:2:11: cache.redis.address: needs the server's port (1 to 65535); got "redis:0")");
+  EXPECT_EQ(
+      error_for("redis:x"),
+      R"(edgefn.toml:2:11: cache.redis.address: needs the server's port (1 to 65535); got "redis:x")");
+  EXPECT_EQ(
+      error_for("bad_name:6379"),
+      R"(edgefn.toml:2:11: cache.redis.address: expected an address such as "127.0.0.1:6379" or "redis.cache.svc:6379")");
+  EXPECT_EQ(
+      error_for("10.0.0.300:6379"),
+      R"(edgefn.toml:2:11: cache.redis.address: expected an address such as "127.0.0.1:6379" or "redis.cache.svc:6379")");
 }
 
 TEST(ManifestErrors, CachePolicyValues) {
