@@ -567,6 +567,26 @@ class Loader {
     return size(node, key, min, max, format_size(max));
   }
 
+  // A number more than 0 and at most 1 (an integer 1 included); `expected` completes the type
+  // error.
+  std::optional<double> share(const toml::node& node, const std::string& key,
+                              std::string_view expected) {
+    std::optional<double> value;
+    if (const auto* integer = node.as_integer()) {
+      value = static_cast<double>(integer->get());
+    } else if (const auto* floating = node.as_floating_point()) {
+      value = floating->get();
+    } else {
+      type_error(node, key, expected);
+      return std::nullopt;
+    }
+    if (!(*value > 0) || *value > 1 || !std::isfinite(*value)) {
+      error(node, key, "must be more than 0 and at most 1; got " + literal(node));
+      return std::nullopt;
+    }
+    return value;
+  }
+
   // A timeout: more than zero, at most kMaxTimeout.
   std::optional<Duration> timeout(const toml::node& node, const std::string& key) {
     const auto* text = node.as_string();
@@ -696,17 +716,7 @@ class Loader {
       } else if (name == "l2_bytes") {
         if (auto value = size(node, path, kMinCacheBytes, kMaxCacheBytes)) cache.l2_bytes = *value;
       } else if (name == "max_entry_fraction") {
-        std::optional<double> fraction;
-        if (const auto* integer = node.as_integer()) {
-          fraction = static_cast<double>(integer->get());
-        } else if (const auto* floating = node.as_floating_point()) {
-          fraction = floating->get();
-        } else {
-          type_error(node, path, "expected a share of the budget such as 0.125");
-        }
-        if (fraction && (!(*fraction > 0) || *fraction > 1 || !std::isfinite(*fraction))) {
-          error(node, path, "must be more than 0 and at most 1; got " + literal(node));
-        } else if (fraction) {
+        if (auto fraction = share(node, path, "expected a share of the budget such as 0.125")) {
           cache.max_entry_fraction = *fraction;
         }
       } else if (name == "kv_bytes") {
@@ -816,18 +826,8 @@ class Loader {
           type_error(node, path, "expected true or false");
         }
       } else if (name == "sample") {
-        std::optional<double> share;
-        if (const auto* integer = node.as_integer()) {
-          share = static_cast<double>(integer->get());
-        } else if (const auto* floating = node.as_floating_point()) {
-          share = floating->get();
-        } else {
-          type_error(node, path, "expected a share of requests such as 0.1");
-        }
-        if (share && (!(*share > 0) || *share > 1 || !std::isfinite(*share))) {
-          error(node, path, "must be more than 0 and at most 1; got " + literal(node));
-        } else if (share) {
-          log.sample = *share;
+        if (auto fraction = share(node, path, "expected a share of requests such as 0.1")) {
+          log.sample = *fraction;
         }
       } else {
         unknown_key(key, "log", {"access", "sample"});
