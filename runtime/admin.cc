@@ -415,9 +415,16 @@ void append_histogram(std::string& out, std::string_view name, std::string_view 
   append_sample(out, std::string(name) + "_count", labels, static_cast<double>(totals.count));
 }
 
+using StatusTotals = std::array<std::uint64_t, StatusCounters::kLast - StatusCounters::kFirst + 1>;
+
+void add_statuses(StatusTotals& totals, const StatusCounters& counters) {
+  for (int status = StatusCounters::kFirst; status <= StatusCounters::kLast; ++status)
+    totals[static_cast<std::size_t>(status - StatusCounters::kFirst)] += counters.value(status);
+}
+
 // One function's counters summed over the workers.
 struct FunctionTotals {
-  std::array<std::uint64_t, StatusCounters::kLast - StatusCounters::kFirst + 1> responses{};
+  std::map<std::string, StatusTotals, std::less<>> routes;
   HistogramTotals duration;
 };
 
@@ -444,33 +451,68 @@ std::string metrics_text(const SharedState& shared, const App& app) {
                 static_cast<double>(shared.rejected_connections.load(std::memory_order_relaxed)));
 
   std::map<std::string, FunctionTotals, std::less<>> functions;
-  std::array<std::uint64_t, StatusCounters::kLast - StatusCounters::kFirst + 1> rejected{};
+  StatusTotals rejected{};
+  std::int64_t inflight = 0;
+  std::array<std::uint64_t, kCacheOutcomes> cache{};
   for (const Worker* worker : shared.workers) {
     const WorkerMetrics& metrics = worker->metrics();
-    for (int status = StatusCounters::kFirst; status <= StatusCounters::kLast; ++status)
-      rejected[static_cast<std::size_t>(status - StatusCounters::kFirst)] +=
-          metrics.rejected.value(status);
+    add_statuses(rejected, metrics.rejected);
+    inflight += metrics.inflight.value();
+    for (std::size_t i = 0; i < kCacheOutcomes; ++i)
+      cache[i] += metrics.cache[i].value();
     metrics.for_each_function([&](const std::string& name, const FunctionMetrics& counted) {
       FunctionTotals& totals = functions[name];
-      for (int status = StatusCounters::kFirst; status <= StatusCounters::kLast; ++status)
-        totals.responses[static_cast<std::size_t>(status - StatusCounters::kFirst)] +=
-            counted.responses.value(status);
+      for (const auto& [route, statuses] : counted.routes)
+        add_statuses(totals.routes[route], *statuses);
       totals.duration.add(counted.duration);
     });
   }
 
   append_family(out, "edgefn_requests_total", "counter",
-                "Responses to requests routed to a function, by status (cache hits included).");
+                "Responses to requests routed to a function, by route and status (cache hits and "
+                "edge refusals included).");
   for (const auto& [name, totals] : functions) {
-    for (std::size_t i = 0; i < totals.responses.size(); ++i) {
-      if (totals.responses[i] == 0) continue;
-      labels.clear();
-      append_label(labels, "function", name);
-      labels += ',';
-      append_label(labels, "status", std::to_string(StatusCounters::kFirst + static_cast<int>(i)));
-      append_sample(out, "edgefn_requests_total", labels, static_cast<double>(totals.responses[i]));
+    for (const auto& [route, statuses] : totals.routes) {
+      for (std::size_t i = 0; i < statuses.size(); ++i) {
+        if (statuses[i] == 0) continue;
+        labels.clear();
+        append_label(labels, "function", name);
+        labels += ',';
+        append_label(labels, "route", route);
+        labels += ',';
+        append_label(labels, "status",
+                     std::to_string(StatusCounters::kFirst + static_cast<int>(i)));
+        append_sample(out, "edgefn_requests_total", labels, static_cast<double>(statuses[i]));
+      }
     }
   }
+  append_family(out, "edgefn_inflight_requests", "gauge",
+                "Requests whose function is running or queued for the offload pool.");
+  append_sample(out, "edgefn_inflight_requests", "", static_cast<double>(inflight));
+  append_family(out, "edgefn_cache_requests_total", "counter",
+                "Answers of caching routes by layer and result (miss: the function answered).");
+  const std::array<std::pair<std::string_view, std::string_view>, kCacheOutcomes> outcomes = {{
+      {"l1", "hit"},
+      {"l1", "stale"},
+      {"l2", "hit"},
+      {"l2", "stale"},
+      {"redis", "hit"},
+      {"stale_if_error", "hit"},
+      {"function", "miss"},
+  }};
+  for (std::size_t i = 0; i < kCacheOutcomes; ++i) {
+    labels.clear();
+    append_label(labels, "layer", outcomes[i].first);
+    labels += ',';
+    append_label(labels, "result", outcomes[i].second);
+    append_sample(out, "edgefn_cache_requests_total", labels, static_cast<double>(cache[i]));
+  }
+  append_family(out, "edgefn_reloads_total", "counter",
+                "Manifest reloads: applied, or failed (the running manifest stayed).");
+  append_sample(out, "edgefn_reloads_total", "result=\"applied\"",
+                static_cast<double>(shared.reloads_applied.load(std::memory_order_relaxed)));
+  append_sample(out, "edgefn_reloads_total", "result=\"failed\"",
+                static_cast<double>(shared.reloads_failed.load(std::memory_order_relaxed)));
   append_family(out, "edgefn_request_duration_seconds", "histogram",
                 "From a request's complete head to its response, per function.");
   for (const auto& [name, totals] : functions)

@@ -744,6 +744,16 @@ bool Connection::respond_stored(const api::HeaderList& headers, std::string_view
                      stored->body, framing(keep_alive), extra_headers_);
   note_answer(unchanged ? 304 : stored->status, false, out_pending_.size() - before);
   answer_cached_ = true;
+  const bool stale = status.fwd == "stale";
+  if (status.detail == "l1") {
+    cache_outcome_ = stale ? CacheOutcome::kL1Stale : CacheOutcome::kL1Hit;
+  } else if (status.detail == "l2") {
+    cache_outcome_ = stale ? CacheOutcome::kL2Stale : CacheOutcome::kL2Hit;
+  } else if (status.detail == "redis") {
+    cache_outcome_ = CacheOutcome::kRedisHit;
+  } else {
+    cache_outcome_ = CacheOutcome::kStaleIfError;
+  }
   finish_request(keep_alive);
   return true;
 }
@@ -809,6 +819,8 @@ api::Request Connection::make_request(const http::RequestHead& head) {
 
 void Connection::start_function() {
   function_started_ = true;
+  worker_.metrics().inflight.add(1);
+  counted_inflight_ = true;
   const Function& function = app().functions()[match_.target];
   request_ = make_request(parser_->head({in_.data(), in_.size()}));
   arena_.release();
@@ -855,6 +867,7 @@ void Connection::offload_done(OffloadJob& job) {
 void Connection::end_function() {
   handling_ = false;
   driver_ = {};
+  if (std::exchange(counted_inflight_, false)) worker_.metrics().inflight.add(-1);
   // A pool thread may still be running it: the pool drops the result instead of delivering it.
   if (offload_) std::exchange(offload_, {})->abandon();
   worker_.alarms().cancel(alarm_);
@@ -968,11 +981,19 @@ void Connection::record_request() {
   if (routed_) {
     // The worker's table indexes its own App; a request that began before a reload finds its
     // function by name.
-    FunctionMetrics& function = app_ == worker_.app_handle()
-                                    ? metrics.function(match_.target)
-                                    : metrics.function(app().functions()[match_.target].name);
-    function.responses.add(answer_status_);
+    const bool current = app_ == worker_.app_handle();
+    const Function& routed = app().functions()[match_.target];
+    FunctionMetrics& function =
+        current ? metrics.function(match_.target) : metrics.function(routed.name);
+    StatusCounters& route = current ? metrics.route(match_.route)
+                                    : metrics.route(routed.name, app().route_name(match_.route));
+    route.add(answer_status_);
     function.duration.observe(duration);
+    if (answer_cached_) {
+      metrics.cache[static_cast<std::size_t>(cache_outcome_)].add();
+    } else if (cache_role_ == CacheRole::kStore || cache_role_ == CacheRole::kMiss) {
+      metrics.cache[static_cast<std::size_t>(CacheOutcome::kMiss)].add();
+    }
   }
   // Requests refused before their head was read have no App yet: the worker's says.
   const LogConfig& log = (app_ ? app() : worker_.app()).manifest().log;

@@ -257,8 +257,10 @@ class Connection {
   bool function_started_ = false;  // its function ran (or was queued for the offload pool)
   int answer_status_ = 0;
   bool answer_rejected_ = false;
-  bool answer_cached_ = false;    // answered from a cache layer
-  std::size_t answer_bytes_ = 0;  // of the response on the wire, head and body
+  bool answer_cached_ = false;                         // answered from a cache layer...
+  CacheOutcome cache_outcome_ = CacheOutcome::kL1Hit;  // ...this one
+  bool counted_inflight_ = false;  // in the worker's inflight gauge until end_function
+  std::size_t answer_bytes_ = 0;   // of the response on the wire, head and body
   std::chrono::steady_clock::time_point request_started_{};  // its head was complete
   router::Rejection rejection_;  // why validation refused the request; capacity kept
 

@@ -26,10 +26,25 @@ FunctionMetrics& WorkerMetrics::function(const std::string& name) {
   return *found->second;
 }
 
+StatusCounters& WorkerMetrics::route(const std::string& function, const std::string& route) {
+  FunctionMetrics& metrics = this->function(function);
+  std::lock_guard lock(mutex_);
+  auto found = metrics.routes.find(route);
+  if (found == metrics.routes.end()) {
+    found = metrics.routes.emplace(route, std::make_unique<StatusCounters>()).first;
+  }
+  return *found->second;
+}
+
 void WorkerMetrics::index(const App& app) {
   by_index_.clear();
-  for (const Function& function : app.functions())
+  by_route_.clear();
+  for (const Function& function : app.functions()) {
     by_index_.push_back(&this->function(function.name));
+    // Spec order is every function's routes in turn (see App::route_name).
+    for (const std::string& route : function.routes)
+      by_route_.push_back(&this->route(function.name, route));
+  }
 }
 
 }  // namespace edgefn::runtime

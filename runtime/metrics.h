@@ -35,6 +35,30 @@ class Counter {
   std::atomic<std::uint64_t> value_{0};
 };
 
+// A level that goes up and down, with a single writer.
+class Gauge {
+ public:
+  void add(std::int64_t n) {
+    value_.store(value_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+  }
+  std::int64_t value() const { return value_.load(std::memory_order_relaxed); }
+
+ private:
+  std::atomic<std::int64_t> value_{0};
+};
+
+// Where a request of a caching route was answered from.
+enum class CacheOutcome : std::uint8_t {
+  kL1Hit,
+  kL1Stale,  // stale while revalidating
+  kL2Hit,
+  kL2Stale,
+  kRedisHit,
+  kStaleIfError,  // the function failed; a stale answer was served instead
+  kMiss,          // the function answered
+};
+inline constexpr std::size_t kCacheOutcomes = 7;
+
 // Request durations, Prometheus-style cumulative buckets from 50 µs to 10 s.
 class DurationHistogram {
  public:
@@ -75,7 +99,8 @@ class StatusCounters {
 };
 
 struct FunctionMetrics {
-  StatusCounters responses;  // every response of a request routed to the function
+  // Every response of a request routed to the function, by route ("GET /hello/:name").
+  std::map<std::string, std::unique_ptr<StatusCounters>, std::less<>> routes;
   DurationHistogram duration;
 };
 
@@ -87,8 +112,16 @@ class WorkerMetrics {
   FunctionMetrics& function(const std::string& name);
   // Makes function(i) answer for the App's function i (the worker's own App).
   void index(const App& app);
-  // The counters of the indexed App's function `i`.
+  // The counters of the indexed App's function `i`, and of its route table's route `r`.
   FunctionMetrics& function(std::size_t i) { return *by_index_[i]; }
+  StatusCounters& route(std::size_t r) { return *by_route_[r]; }
+  // The same by name, for a request that began on an older App (takes the lock).
+  StatusCounters& route(const std::string& function, const std::string& route);
+
+  // Requests whose function is running (or waiting for the offload pool) on this worker.
+  Gauge inflight;
+  // Answers of caching routes, by where they came from.
+  std::array<Counter, kCacheOutcomes> cache;
 
   // Responses the edge gave without running a function (parse errors, limits, routing,
   // validation, rate limits, full queues), by status.
@@ -97,7 +130,8 @@ class WorkerMetrics {
   // loop (a function computing on it, a slow syscall).
   DurationHistogram loop_lag;
 
-  // For the scrape: calls `each(name, metrics)` for every function counted, under the lock.
+  // For the scrape: calls `each(name, metrics)` for every function counted, under the lock (which
+  // also keeps each function's route map still).
   template <class Each>
   void for_each_function(Each each) const {
     std::lock_guard lock(mutex_);
@@ -109,6 +143,7 @@ class WorkerMetrics {
   mutable std::mutex mutex_;  // guards functions_' structure, not the counters
   std::map<std::string, std::unique_ptr<FunctionMetrics>, std::less<>> functions_;
   std::vector<FunctionMetrics*> by_index_;
+  std::vector<StatusCounters*> by_route_;  // in the route table's spec order
 };
 
 }  // namespace edgefn::runtime

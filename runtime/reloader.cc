@@ -132,6 +132,7 @@ void Reloader::reload(std::string_view cause) {
       line.field("error", error.to_string());
       write_log_line(line);
     }
+    shared_.reloads_failed.fetch_add(1, std::memory_order_relaxed);
     LogLine line(LogLevel::kError, "reload failed: the running manifest stays");
     line.field("cause", cause).field("errors", static_cast<std::uint64_t>(errors.size()));
     write_log_line(line);
@@ -142,6 +143,7 @@ void Reloader::reload(std::string_view cause) {
   const std::size_t function_count = app->functions().size();
   const std::size_t route_count = app->routes().size();
   shared_.publish(std::move(app));
+  shared_.reloads_applied.fetch_add(1, std::memory_order_relaxed);
   if (!restart_keys.empty()) {
     LogLine line(LogLevel::kWarn, "reload: [server] changes take effect on restart");
     line.field("keys", restart_keys);

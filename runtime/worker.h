@@ -86,6 +86,8 @@ class SharedState {
   std::atomic<std::uint32_t> connections{0};           // open public connections, all workers
   std::atomic<std::uint64_t> rejected_connections{0};  // closed at once: max_connections
   std::atomic<std::int64_t> startup_nanoseconds{0};    // exec to listening, once known
+  std::atomic<std::uint64_t> reloads_applied{0};       // manifests published by a reload
+  std::atomic<std::uint64_t> reloads_failed{0};        // refused: the running one stayed
   // Asks for a manifest reload (SIGHUP); set by the Server when it has a reloader.
   std::function<void()> request_reload;
 

@@ -1,9 +1,14 @@
 // GET /metrics on the admin listener after known traffic: the Prometheus text format parsed line
 // by line (every sample belongs to a family announced by # HELP and # TYPE, label values
 // unescaped), and exact counts, rejections and histogram sums checked against what was sent.
+#include <unistd.h>
+
 #include <charconv>
 #include <chrono>
+#include <cstdio>
+#include <fstream>
 #include <map>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -128,12 +133,15 @@ TEST_F(MetricsTest, CountsWhatWasServedExactly) {
   ASSERT_EQ(too_large.status, 413);
 
   const std::vector<Sample> samples = scrape();
-  const auto requests = [&](const char* function, const char* status) {
-    return value_of(samples, "edgefn_requests_total", {{"function", function}, {"status", status}});
+  const auto requests = [&](const char* function, const char* route, const char* status) {
+    return value_of(samples, "edgefn_requests_total",
+                    {{"function", function}, {"route", route}, {"status", status}});
   };
-  EXPECT_EQ(requests("hello", "200"), 7);
-  EXPECT_EQ(requests("teapot", "418"), 3);
-  EXPECT_EQ(requests("small", "413"), 1);  // routed, turned away before the function ran
+  EXPECT_EQ(requests("hello", "GET /hello/:name", "200"), 7);
+  EXPECT_EQ(requests("teapot", "GET /teapot", "418"), 3);
+  EXPECT_EQ(requests("small", "POST /small", "413"), 1);  // routed, refused before it ran
+  EXPECT_EQ(value_of(samples, "edgefn_inflight_requests"), 0);
+  EXPECT_EQ(value_of(samples, "edgefn_reloads_total", {{"result", "applied"}}), 0);
   EXPECT_EQ(value_of(samples, "edgefn_rejected_total", {{"reason", "404"}}), 2);
   EXPECT_EQ(value_of(samples, "edgefn_rejected_total", {{"reason", "413"}}), 1);
   EXPECT_EQ(value_of(samples, "edgefn_rejected_total", {{"reason", "418"}}), -1);
@@ -164,7 +172,8 @@ TEST_F(MetricsTest, CountsWhatWasServedExactly) {
 
   // Counting goes on: a second scrape sees the next request.
   ASSERT_EQ(status_of("/hello/again"), 200);
-  EXPECT_EQ(value_of(scrape(), "edgefn_requests_total", {{"function", "hello"}, {"status", "200"}}),
+  EXPECT_EQ(value_of(scrape(), "edgefn_requests_total",
+                     {{"function", "hello"}, {"route", "GET /hello/:name"}, {"status", "200"}}),
             8);
 }
 
@@ -194,6 +203,69 @@ TEST_F(LoopLagTest, AFunctionBlockingItsWorkerShowsInTheLagHistogram) {
   // The tick due while the function computed was served about 200 ms late or more.
   const std::vector<Sample> after = scrape();
   EXPECT_GE(above(after, "0.1") - above(before, "0.1"), 1) << "no late tick was counted";
+}
+
+// Debian's Prometheus client library reads the scrape as Prometheus itself would.
+constexpr std::string_view kPrometheusCheck = R"py(
+import sys
+from prometheus_client.parser import text_string_to_metric_families
+families = {f.name: f for f in text_string_to_metric_families(open(sys.argv[1]).read())}
+hello = sum(s.value for s in families["edgefn_requests"].samples
+            if s.labels.get("function") == "hello" and s.name == "edgefn_requests_total")
+duration = families["edgefn_request_duration_seconds"]
+count = [s.value for s in duration.samples
+         if s.name.endswith("_count") and s.labels["function"] == "hello"][0]
+print(f"{len(families)} {int(hello)} {int(count)} {duration.type}")
+)py";
+
+TEST_F(MetricsTest, ThePrometheusClientLibraryParsesTheScrape) {
+  for (int i = 0; i < 5; ++i)
+    ASSERT_EQ(status_of("/hello"), 200);
+  HttpResponse response;
+  ASSERT_TRUE(exchange(admin_port(), get_request("/metrics"), response));
+  const std::string dir = ::testing::TempDir();
+  const std::string scrape = dir + "/edgefn-scrape-" + std::to_string(::getpid()) + ".txt";
+  const std::string script = dir + "/edgefn-check-" + std::to_string(::getpid()) + ".py";
+  std::ofstream(scrape) << response.body;
+  std::ofstream(script) << kPrometheusCheck;
+  FILE* pipe = ::popen(("/usr/bin/python3 " + script + " " + scrape + " 2>&1").c_str(), "r");
+  ASSERT_NE(pipe, nullptr);
+  std::string output;
+  char buffer[256];
+  while (std::fgets(buffer, sizeof buffer, pipe) != nullptr)
+    output += buffer;
+  EXPECT_EQ(::pclose(pipe), 0) << output;
+  // Every family parsed; hello counted 5 times in both series; the histogram typed as one.
+  std::istringstream fields(output);
+  int families = 0;
+  int hello = 0;
+  int count = 0;
+  std::string type;
+  fields >> families >> hello >> count >> type;
+  EXPECT_GE(families, 10) << output;
+  EXPECT_EQ(hello, 5) << output;
+  EXPECT_EQ(count, 5) << output;
+  EXPECT_EQ(type, "histogram") << output;
+  std::remove(scrape.c_str());
+  std::remove(script.c_str());
+}
+
+class CacheMetricsTest : public MetricsTest {
+ protected:
+  std::string manifest() const override { return manifest_path("cache.toml"); }
+};
+
+TEST_F(CacheMetricsTest, HitsAndMissesAreCountedByLayer) {
+  ASSERT_EQ(status_of("/page/m"), 200);  // miss: the function answers and it is stored
+  ASSERT_EQ(status_of("/page/m"), 200);  // a hit in this worker's L1, or in L2 from the other
+  ASSERT_EQ(status_of("/page/m"), 200);
+  const std::vector<Sample> samples = scrape();
+  const auto cache = [&](const char* layer, const char* result) {
+    return value_of(samples, "edgefn_cache_requests_total", {{"layer", layer}, {"result", result}});
+  };
+  EXPECT_EQ(cache("function", "miss"), 1);
+  EXPECT_EQ(cache("l1", "hit") + cache("l2", "hit"), 2);
+  EXPECT_EQ(cache("redis", "hit"), 0);
 }
 
 }  // namespace

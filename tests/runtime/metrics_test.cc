@@ -43,17 +43,23 @@ TEST(StatusCounters, CountsTheHttpRangeAndIgnoresTheRest) {
   EXPECT_EQ(counters.value(599), 1u);
 }
 
-TEST(WorkerMetrics, FunctionsAreCountedByName) {
+TEST(WorkerMetrics, FunctionsAndRoutesAreCountedByName) {
   WorkerMetrics metrics;
-  metrics.function("hello").responses.add(200);
-  metrics.function("hello").responses.add(200);
-  metrics.function("other").responses.add(404);
+  metrics.route("hello", "GET /hello").add(200);
+  metrics.route("hello", "GET /hello").add(200);
+  metrics.route("hello", "GET /hello/:name").add(404);
+  metrics.function("other").duration.observe(std::chrono::milliseconds(1));
   std::map<std::string, std::uint64_t> seen;
   metrics.for_each_function([&](const std::string& name, const FunctionMetrics& counted) {
-    seen[name] = counted.responses.value(200) + counted.responses.value(404);
+    for (const auto& [route, statuses] : counted.routes)
+      seen[name + " " + route] = statuses->value(200) + statuses->value(404);
+    seen[name] = counted.duration.count();
   });
-  EXPECT_EQ(seen, (std::map<std::string, std::uint64_t>{{"hello", 2}, {"other", 1}}));
-  EXPECT_EQ(&metrics.function("hello"), &metrics.function("hello"));
+  EXPECT_EQ(
+      seen,
+      (std::map<std::string, std::uint64_t>{
+          {"hello", 0}, {"hello GET /hello", 2}, {"hello GET /hello/:name", 1}, {"other", 1}}));
+  EXPECT_EQ(&metrics.route("hello", "GET /hello"), &metrics.route("hello", "GET /hello"));
 }
 
 }  // namespace
