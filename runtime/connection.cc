@@ -223,6 +223,7 @@ bool Connection::on_head_complete() {
   route_error_ = 0;
   preflight_ = false;
   request_started_ = Clock::now();
+  if (!admin_) take_trace_context(api::HeaderList(head.headers));
   std::uint64_t body_limit = worker_.server().max_body_bytes;
   if (!admin_) {
     // Each request starts on the worker's current App (a reload may have published another);
@@ -810,6 +811,7 @@ api::Request Connection::make_request(const http::RequestHead& head) {
       .query = head.query,
       .host = head.host,
       .client_ip = client_ip(),
+      .traceparent = traceparent_,
       .http_minor = head.http_minor,
       .headers = api::HeaderList(head.headers),
       .params = api::ParamList(std::span<const api::Param>(params_.data(), match_.param_count)),
@@ -835,7 +837,7 @@ void Connection::start_function() {
     start_offload(function, deadline);
     return;
   }
-  fetch_.bind(app_, function);
+  fetch_.bind(app_, function, traceparent_);
   context_.emplace(function.config, *logger_, &arena_, deadline, worker_.alarms(), &kv_, &fetch_);
   handling_ = true;
   const RequestDriver driver = drive(this, function.module.get(), &*context_);
@@ -1007,9 +1009,7 @@ void Connection::write_access_line(Clock::duration duration) {
   if (head_done_) {
     const http::RequestHead head = parser_->head({in_.data(), in_.size()});
     line.field("method", head.method).field("target", head.target);
-    if (const std::optional<std::string_view> trace = trace_id(api::HeaderList(head.headers))) {
-      line.field("trace_id", *trace);
-    }
+    if (!traceparent_.empty()) line.field("trace_id", traceparent_.substr(3, 32));
   }
   if (routed_) {
     line.field("function", app().functions()[match_.target].name);
@@ -1029,24 +1029,32 @@ void Connection::write_access_line(Clock::duration duration) {
   worker_.log().append(line.text());
 }
 
-std::optional<std::string_view> Connection::trace_id(const api::HeaderList& headers) {
+void Connection::take_trace_context(const api::HeaderList& headers) {
+  if (const std::optional<std::string_view> given = headers.get("traceparent");
+      given && is_traceparent(*given)) {
+    traceparent_ = given->substr(0, 55);  // version 00's fields; later versions may add more
+    return;
+  }
+  worker_.new_traceparent(traceparent_buffer_);
+  traceparent_ = std::string_view(traceparent_buffer_.data(), traceparent_buffer_.size());
+}
+
+bool Connection::is_traceparent(std::string_view text) {
   // W3C Trace Context: "00-<32 hex trace id>-<16 hex parent id>-<2 hex flags>"; a version
   // other than 00 may append fields after the flags.
-  const std::optional<std::string_view> value = headers.get("traceparent");
-  if (!value || value->size() < 55) return std::nullopt;
-  const std::string_view text = *value;
+  if (text.size() < 55) return false;
   const auto hex = [](std::string_view part) {
     return std::all_of(part.begin(), part.end(),
                        [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
   };
   if (text[2] != '-' || text[35] != '-' || text[52] != '-' || !hex(text.substr(0, 2)) ||
       text.substr(0, 2) == "ff" || !hex(text.substr(3, 32)) || !hex(text.substr(36, 16)) ||
-      !hex(text.substr(53, 2)) || (text.substr(0, 2) == "00" && text.size() != 55)) {
-    return std::nullopt;
+      !hex(text.substr(53, 2)) || (text.substr(0, 2) == "00" && text.size() != 55) ||
+      (text.size() > 55 && text[55] != '-')) {
+    return false;
   }
-  const std::string_view trace = text.substr(3, 32);
-  if (trace == std::string_view("00000000000000000000000000000000")) return std::nullopt;
-  return trace;
+  return text.substr(3, 32) != std::string_view("00000000000000000000000000000000") &&
+         text.substr(36, 16) != std::string_view("0000000000000000");
 }
 
 http::ResponseFraming Connection::framing(bool keep_alive) const {

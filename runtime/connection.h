@@ -198,8 +198,9 @@ class Connection {
   // Counts the answered request and writes its access-log line ([log] access, sample).
   void record_request();
   void write_access_line(std::chrono::steady_clock::duration duration);
-  // A valid traceparent's trace id, else nullopt.
-  static std::optional<std::string_view> trace_id(const api::HeaderList& headers);
+  // Sets traceparent_: the request's valid traceparent, or a new one.
+  void take_trace_context(const api::HeaderList& headers);
+  static bool is_traceparent(std::string_view text);
   void finish_request(bool keep_alive);
   void update_timer();
   void flush();
@@ -259,8 +260,10 @@ class Connection {
   bool answer_rejected_ = false;
   bool answer_cached_ = false;                         // answered from a cache layer...
   CacheOutcome cache_outcome_ = CacheOutcome::kL1Hit;  // ...this one
-  bool counted_inflight_ = false;  // in the worker's inflight gauge until end_function
-  std::size_t answer_bytes_ = 0;   // of the response on the wire, head and body
+  bool counted_inflight_ = false;              // in the worker's inflight gauge until end_function
+  std::size_t answer_bytes_ = 0;               // of the response on the wire, head and body
+  std::string_view traceparent_;               // the request's trace context (api::Request)
+  std::array<char, 55> traceparent_buffer_{};  // a generated one
   std::chrono::steady_clock::time_point request_started_{};  // its head was complete
   router::Rejection rejection_;  // why validation refused the request; capacity kept
 

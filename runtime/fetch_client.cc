@@ -268,9 +268,21 @@ void FetchClient::compose_request(UpstreamLink& link, const api::FetchCall& call
   out.clear();
   out.append(request.method).append(" ").append(config.base_path).append(request.target);
   out.append(" HTTP/1.1\r\nHost: ").append(config.host_header).append("\r\n");
+  bool has_trace = false;
   for (const api::Header& header : request.headers) {
     if (is_reserved(header.name)) continue;
+    has_trace = has_trace || api::ascii::iequals(header.name, "traceparent");
     out.append(header.name).append(": ").append(header.value).append("\r\n");
+  }
+  const std::string_view trace = link.fetch->traceparent_;
+  if (!has_trace && trace.size() == 55) {
+    // The same trace, with this call as the parent the upstream sees.
+    char parent[16];
+    std::uint64_t bits = next_span_id();
+    for (int i = 15; i >= 0; --i, bits >>= 4)
+      parent[i] = "0123456789abcdef"[bits & 0xf];
+    out.append("traceparent: ").append(trace.substr(0, 36)).append(parent, sizeof parent);
+    out.append(trace.substr(52)).append("\r\n");
   }
   if (has_body(request)) {
     char digits[24];
@@ -279,6 +291,13 @@ void FetchClient::compose_request(UpstreamLink& link, const api::FetchCall& call
   }
   out.append("\r\n").append(request.body);
   link.sent = 0;
+}
+
+std::uint64_t FetchClient::next_span_id() {
+  span_state_ ^= span_state_ << 13;
+  span_state_ ^= span_state_ >> 7;
+  span_state_ ^= span_state_ << 17;
+  return span_state_;
 }
 
 void FetchClient::send_more(UpstreamLink& link) {

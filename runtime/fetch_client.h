@@ -130,6 +130,7 @@ class FetchClient {
   void open_link(UpstreamPool& pool, RequestFetch& fetch);
   void begin_exchange(UpstreamLink& link, RequestFetch& fetch);
   void compose_request(UpstreamLink& link, const api::FetchCall& call);
+  std::uint64_t next_span_id();  // xorshift64: non-zero, no lock, no syscall
   void send_more(UpstreamLink& link);
   void arm_recv(UpstreamLink& link);
   void on_connect(UpstreamLink& link, int result);
@@ -157,6 +158,7 @@ class FetchClient {
   std::vector<std::uint32_t> free_links_;
   std::vector<RequestFetch*> finished_;  // results waiting for deliver()
   bool shut_down_ = false;
+  std::uint64_t span_state_ = 0x2545f4914f6cdd1du;
 };
 
 }  // namespace edgefn::runtime

@@ -14,7 +14,7 @@ constexpr std::size_t kArenaChunk = 4096;
 std::size_t byte_count(const api::Request& request) {
   std::size_t total = request.method.size() + request.target.size() + request.path.size() +
                       request.query.size() + request.host.size() + request.client_ip.size() +
-                      request.body.size();
+                      request.traceparent.size() + request.body.size();
   for (const api::Header& header : request.headers)
     total += header.name.size() + header.value.size();
   for (const api::Param& param : request.params)
@@ -59,6 +59,7 @@ OffloadRequest::OffloadRequest(unsigned owner, std::uint32_t slot, std::shared_p
       .query = copy(bytes_, request.query),
       .host = copy(bytes_, request.host),
       .client_ip = copy(bytes_, request.client_ip),
+      .traceparent = copy(bytes_, request.traceparent),
       .http_minor = request.http_minor,
       .headers = api::HeaderList(headers_),
       .params = api::ParamList(params_),

@@ -78,6 +78,7 @@ Refresh::Refresh(Worker& worker, std::shared_ptr<const App> app, std::uint32_t f
       .query = view(bytes_, query),
       .host = view(bytes_, host),
       .client_ip = view(bytes_, client),
+      .traceparent = {},  // a refresh is no client's request: its calls start no trace
       .http_minor = request.http_minor,
       .headers = api::HeaderList(headers_),
       .params = api::ParamList(params_),

@@ -36,9 +36,13 @@ class RequestFetch final : public api::Fetcher {
 
   // Before the owner runs a function: the App it runs on and the function whose `upstreams` it
   // may reach (both outlive the request).
-  void bind(const std::shared_ptr<const App>& app, const Function& function) {
+  // `traceparent` (the request's trace context, empty: none) goes on every call that does not
+  // carry its own, with a parent id of this hop's.
+  void bind(const std::shared_ptr<const App>& app, const Function& function,
+            std::string_view traceparent = {}) {
     app_ = &app;
     function_ = &function;
+    traceparent_ = traceparent;
   }
   // The owner's request ended: a result buffer grown by a large response is let go of, so an
   // idle connection keeps at most kKeptBytes.
@@ -65,6 +69,7 @@ class RequestFetch final : public api::Fetcher {
   FetchClient& client_;
   const std::shared_ptr<const App>* app_ = nullptr;
   const Function* function_ = nullptr;
+  std::string_view traceparent_;
 
   // The call in progress, and what the FetchClient keeps of it.
   api::FetchCall* call_ = nullptr;

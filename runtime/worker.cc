@@ -121,6 +121,30 @@ bool Worker::setup(std::string& error) {
   return true;
 }
 
+void Worker::new_traceparent(std::array<char, 55>& out) {
+  constexpr std::string_view kHex = "0123456789abcdef";
+  const auto next = [this] {
+    sample_state_ ^= sample_state_ << 13;
+    sample_state_ ^= sample_state_ >> 7;
+    sample_state_ ^= sample_state_ << 17;
+    return sample_state_;  // xorshift64 never yields 0 from a non-zero state
+  };
+  const auto put = [&out, kHex](std::size_t at, std::uint64_t bits, std::size_t digits) {
+    for (std::size_t i = 0; i < digits; ++i, bits >>= 4)
+      out[at + digits - 1 - i] = kHex[bits & 0xf];
+  };
+  out[0] = '0';
+  out[1] = '0';
+  out[2] = '-';
+  put(3, next(), 16);
+  put(19, next(), 16);
+  out[35] = '-';
+  put(36, next(), 16);
+  out[52] = '-';
+  out[53] = '0';
+  out[54] = '0';
+}
+
 void Worker::wake() {
   const std::uint64_t one = 1;
   (void)!::write(wake_fd_, &one, sizeof one);

@@ -166,6 +166,9 @@ class Worker final : private RedisClient::Listener {
     sample_state_ ^= sample_state_ << 17;
     return static_cast<double>(sample_state_ >> 11) * 0x1.0p-53 < share;
   }
+  // A new W3C traceparent, "00-<32 hex trace id>-<16 hex parent id>-00", from the worker's
+  // generator (never all zero).
+  void new_traceparent(std::array<char, 55>& out);
   // Scratch for one access-log line; reused.
   std::string& access_line_scratch() { return access_line_; }
   // This worker's counters, indexed for app(); the admin scrape reads every worker's.

@@ -55,7 +55,11 @@ struct Request {
   std::string_view query;      // raw query string without the '?', empty if none
   std::string_view host;       // Host header or absolute-form authority, lower-case, port kept
   std::string_view client_ip;  // peer address, textual
-  int http_minor = 1;          // HTTP/1.<minor>
+  // W3C trace context: the client's traceparent when it sent a valid one, else one made at the
+  // edge ("00-<trace id>-<parent id>-00"); ctx.fetch passes it on. Empty in a background
+  // refresh.
+  std::string_view traceparent;
+  int http_minor = 1;  // HTTP/1.<minor>
   HeaderList headers;
   ParamList params;
   std::string_view body;  // complete body, de-chunked

@@ -114,6 +114,7 @@ class KvModuleTest : public ::testing::Test {
                         .query = query,
                         .host = "test.local",
                         .client_ip = "127.0.0.1",
+                        .traceparent = {},
                         .http_minor = 1,
                         .headers = {},
                         .params = api::ParamList(std::span<const api::Param>(&param_, 1)),

@@ -83,8 +83,16 @@ TEST_F(AccessLogTest, OneJsonLinePerRequestWithWhatAnSreNeeds) {
   EXPECT_EQ(json_member(missing, "function"), nullptr);
   EXPECT_EQ(json_member(missing, "cache"), nullptr);
 
-  // An all-zero trace id is invalid (W3C Trace Context): not logged as one.
-  EXPECT_EQ(json_member(lines[2], "trace_id"), nullptr);
+  // Without a traceparent, or with an invalid one (an all-zero trace id), the edge starts a
+  // trace of its own: 32 lower-case hex digits, not all zero, new for each request.
+  const auto generated = [](const rapidjson::Document& line) {
+    const std::string id = json_string(line, "trace_id").value_or("");
+    return id.size() == 32 && id.find_first_not_of("0123456789abcdef") == std::string::npos &&
+           id != std::string(32, '0');
+  };
+  EXPECT_TRUE(generated(missing)) << json_text(missing);
+  EXPECT_TRUE(generated(lines[2])) << json_text(lines[2]);
+  EXPECT_NE(json_string(missing, "trace_id"), json_string(lines[2], "trace_id"));
 }
 
 // basic.toml with a [log] table in front.

@@ -213,5 +213,20 @@ TEST_F(ProxyTest, ExpiresAndRepeatedCacheControlFieldsAreHonoured) {
   EXPECT_FALSE(twice("/c/cache?max_age=60&then=no-store")) << "no-store in a second field";
 }
 
+TEST_F(ProxyTest, TheTraceContextReachesTheOrigin) {
+  // A client's valid traceparent is passed on as it came.
+  const std::string given = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+  ASSERT_EQ(get("/p/echo", "traceparent: " + given + "\r\n").status, 200);
+  EXPECT_EQ(origin_.last_request().header("traceparent"), given);
+  // Without one, the origin gets the trace the edge started, with a parent id of its own.
+  ASSERT_EQ(get("/p/echo").status, 200);
+  const std::string made = origin_.last_request().header("traceparent").value_or("");
+  ASSERT_EQ(made.size(), 55u) << made;
+  EXPECT_TRUE(made.starts_with("00-")) << made;
+  EXPECT_TRUE(made.ends_with("-00")) << made;
+  EXPECT_EQ(made.find_first_not_of("0123456789abcdef-"), std::string::npos) << made;
+  EXPECT_NE(made.substr(3, 32), std::string(32, '0'));
+}
+
 }  // namespace
 }  // namespace edgefn::integration
