@@ -558,10 +558,10 @@ std::string OriginFixture::render(std::string_view name) const {
   text << in.rdbuf();
   std::string manifest = text.str();
   EXPECT_FALSE(manifest.empty()) << "no manifest " << manifest_path(name);
-  const auto replace = [&](std::string_view placeholder, const std::string& value) {
-    for (std::size_t at = manifest.find(placeholder); at != std::string::npos;
-         at = manifest.find(placeholder, at + value.size())) {
-      manifest.replace(at, placeholder.size(), value);
+  const auto replace = [&](std::string_view marker, const std::string& value) {
+    for (std::size_t at = manifest.find(marker); at != std::string::npos;
+         at = manifest.find(marker, at + value.size())) {
+      manifest.replace(at, marker.size(), value);
     }
   };
   replace("@ORIGIN_PORT@", std::to_string(origin_.port()));

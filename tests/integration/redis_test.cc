@@ -100,8 +100,8 @@ TEST_F(RedisTest, AServerNamedByHostIsResolvedAndUsed) {
     const std::string marker = std::to_string(++n);
     const std::string path = "/page/named-" + marker;
     EXPECT_EQ(get(server_.port(), path, marker).status, 200);
-    const std::string key = "edgefn:v2|4:page,3:GET,10:test.local," +
-                            std::to_string(path.size()) + ":" + path + ",";
+    const std::string key =
+        "edgefn:v2|4:page,3:GET,10:test.local," + std::to_string(path.size()) + ":" + path + ",";
     return eventually([&] { return redis_cli(redis_port_, {"EXISTS", key}) == "1"; }, Millis(200));
   }));
   EXPECT_EQ(server_.stop(), 0);

@@ -292,8 +292,9 @@ TEST(ResolverTest, TheSameNameAndPortGetTheSameEntry) {
   EXPECT_EQ(other_port->port(), 81);
 }
 
-// With this machine's own DNS configuration, whatever it is: a stub that answers NXDOMAIN at
-// once, or a server that never answers (then c-ares' timeouts end it: 6 s per name tried).
+// With this machine's own DNS configuration, whatever it is: a local resolver that answers
+// NXDOMAIN at once, or a server that never answers (then c-ares' timeouts end it: 6 s per name
+// tried).
 TEST(ResolverTest, ANameThatDoesNotExistFails) {
   Resolver resolver(nullptr, 1h);
   const auto name = resolver.watch("no-such-host.invalid", 80);
