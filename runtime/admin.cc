@@ -60,11 +60,9 @@ void respond_admin(std::string_view method, std::string_view path, const SharedS
       respond_json(out, 200, "{\"status\":\"ready\"}\n", framing);
     }
   } else if (path == "/metrics") {
-    api::Response response;
-    response.set_header("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
-    response.set_header("Cache-Control", "no-store");
-    response.body = metrics_text(shared, app);
-    http::write_response(out, response, framing);
+    // The connection hands a scrape to the admin pool (MetricsScrape) and lands here only when
+    // the pool is full of scrapes: the next one in a moment will find room.
+    http::write_error(out, 503, "too many scrapes at once", framing, "Retry-After: 1\r\n");
   } else if (path == "/upstreams") {
     respond_json(out, 200, upstreams_json(app, shared.resolver.get()), framing);
   } else {
@@ -430,6 +428,14 @@ struct FunctionTotals {
 
 }  // namespace
 
+void MetricsScrape::respond(std::string& out, const http::ResponseFraming& framing) const {
+  api::Response response;
+  response.set_header("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+  response.set_header("Cache-Control", "no-store");
+  response.set_body_view(text_);
+  http::write_response(out, response, framing);
+}
+
 std::string metrics_text(const SharedState& shared, const App& app) {
   std::string out;
   out.reserve(16 * 1024);
@@ -443,8 +449,6 @@ std::string metrics_text(const SharedState& shared, const App& app) {
   append_sample(
       out, "edgefn_startup_seconds", "",
       static_cast<double>(shared.startup_nanoseconds.load(std::memory_order_relaxed)) / 1e9);
-  append_family(out, "edgefn_connections", "gauge", "Open public connections.");
-  append_sample(out, "edgefn_connections", "", shared.connections.load(std::memory_order_relaxed));
   append_family(out, "edgefn_rejected_connections_total", "counter",
                 "Connections closed at once: over max_connections.");
   append_sample(out, "edgefn_rejected_connections_total", "",
@@ -454,12 +458,19 @@ std::string metrics_text(const SharedState& shared, const App& app) {
   StatusTotals rejected{};
   std::int64_t inflight = 0;
   std::array<std::uint64_t, kCacheOutcomes> cache{};
+  std::array<std::int64_t, kConnectionStates> connections{};
+  std::int64_t l1_bytes = 0;
+  std::int64_t l1_entries = 0;
   for (const Worker* worker : shared.workers) {
     const WorkerMetrics& metrics = worker->metrics();
     add_statuses(rejected, metrics.rejected);
     inflight += metrics.inflight.value();
     for (std::size_t i = 0; i < kCacheOutcomes; ++i)
       cache[i] += metrics.cache[i].value();
+    for (std::size_t i = 0; i < kConnectionStates; ++i)
+      connections[i] += metrics.connections[i].value();
+    l1_bytes += metrics.l1_bytes.value();
+    l1_entries += metrics.l1_entries.value();
     metrics.for_each_function([&](const std::string& name, const FunctionMetrics& counted) {
       FunctionTotals& totals = functions[name];
       for (const auto& [route, statuses] : counted.routes)
@@ -506,6 +517,33 @@ std::string metrics_text(const SharedState& shared, const App& app) {
     labels += ',';
     append_label(labels, "result", outcomes[i].second);
     append_sample(out, "edgefn_cache_requests_total", labels, static_cast<double>(cache[i]));
+  }
+  append_family(out, "edgefn_cache_bytes", "gauge",
+                "Bytes charged by stored responses: l1 summed over workers (as of their last "
+                "100 ms tick), l2 node-wide.");
+  append_sample(out, "edgefn_cache_bytes", "layer=\"l1\"", static_cast<double>(l1_bytes));
+  append_sample(out, "edgefn_cache_bytes", "layer=\"l2\"",
+                static_cast<double>(shared.l2.size_bytes()));
+  append_family(out, "edgefn_cache_entries", "gauge", "Stored responses, as edgefn_cache_bytes.");
+  append_sample(out, "edgefn_cache_entries", "layer=\"l1\"", static_cast<double>(l1_entries));
+  append_sample(out, "edgefn_cache_entries", "layer=\"l2\"",
+                static_cast<double>(shared.l2.entries()));
+  append_family(out, "edgefn_cache_budget_bytes", "gauge",
+                "What edgefn_cache_bytes may reach: [cache] l1_bytes times the workers, l2_bytes.");
+  append_sample(out, "edgefn_cache_budget_bytes", "layer=\"l1\"",
+                static_cast<double>(shared.cache.l1_bytes * shared.workers.size()));
+  append_sample(out, "edgefn_cache_budget_bytes", "layer=\"l2\"",
+                static_cast<double>(shared.l2.budget_bytes()));
+  append_family(out, "edgefn_connections", "gauge",
+                "Open public connections by state: idle (between requests), reading (a request "
+                "partly received), active (being answered), writing (a response being sent), "
+                "closing.");
+  const std::array<std::string_view, kConnectionStates> states = {"idle", "reading", "active",
+                                                                  "writing", "closing"};
+  for (std::size_t i = 0; i < kConnectionStates; ++i) {
+    labels.clear();
+    append_label(labels, "state", states[i]);
+    append_sample(out, "edgefn_connections", labels, static_cast<double>(connections[i]));
   }
   append_family(out, "edgefn_reloads_total", "counter",
                 "Manifest reloads: applied, or failed (the running manifest stayed).");

@@ -2,11 +2,14 @@
 // one worker on the admin socket with the same HTTP codec as public traffic.
 #pragma once
 
+#include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 
 #include "runtime/app.h"
 #include "runtime/http_writer.h"
+#include "runtime/offload_pool.h"
 
 namespace edgefn::runtime {
 
@@ -42,5 +45,25 @@ std::string upstreams_json(const App& app, Resolver* resolver);
 // relaxed loads while the workers go on), and the node-wide ones. Series are described in the
 // README's Observability section.
 std::string metrics_text(const SharedState& shared, const App& app);
+
+// GET /metrics, formatted on the admin pool's thread (SharedState::admin_pool) so that a scrape,
+// however many series it has, never holds up a worker's loop: the worker only parses the request
+// and sends the finished document.
+class MetricsScrape final : public OffloadJob {
+ public:
+  MetricsScrape(unsigned owner, std::uint32_t slot, const SharedState& shared,
+                std::shared_ptr<const App> app)
+      : OffloadJob(owner, slot), shared_(shared), app_(std::move(app)) {}
+
+  void run() override { text_ = metrics_text(shared_, *app_); }
+
+  // After run(), on the owner's thread: appends the response to `out`.
+  void respond(std::string& out, const http::ResponseFraming& framing) const;
+
+ private:
+  const SharedState& shared_;
+  std::shared_ptr<const App> app_;
+  std::string text_;
+};
 
 }  // namespace edgefn::runtime

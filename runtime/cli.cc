@@ -168,6 +168,15 @@ int run_functions() {
   return 0;
 }
 
+namespace {
+
+// The manifest's [log] level, unless --log-level chose one.
+void apply_log_level(const CommandLine& command, const App& app) {
+  if (!command.log_level) set_log_level(app.manifest().log.level);
+}
+
+}  // namespace
+
 int run_serve(const CommandLine& command, const ProcessInfo& process) {
   if (command.log_level) {
     LogLevel level;
@@ -179,6 +188,7 @@ int run_serve(const CommandLine& command, const ProcessInfo& process) {
   }
   std::unique_ptr<const App> app = load_app(command);
   if (!app) return 1;
+  apply_log_level(command, *app);
   const Duration drain_timeout = app->server().drain_timeout;
 
   // Every thread inherits this mask; the signals arrive through a signalfd that the first
@@ -205,7 +215,9 @@ int run_serve(const CommandLine& command, const ProcessInfo& process) {
   Server server(std::move(app), signal_fd);
   server.enable_reload(ReloadOptions{
       .load = [&command](std::vector<Diagnostic>& errors) -> std::shared_ptr<const App> {
-        return load_app(command, errors);
+        std::shared_ptr<const App> loaded = load_app(command, errors);
+        if (loaded) apply_log_level(command, *loaded);  // a valid manifest is applied
+        return loaded;
       },
       .watch = command.watch,
   });

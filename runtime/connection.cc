@@ -157,8 +157,8 @@ void Connection::on_peer_done() {
       // A client that stops sending while its request waits for a slot or its function is
       // suspended has given up on the answer (as nginx treats a proxied request): cancel and
       // free what the request holds.
-      if (waiting_for_ != nullptr || following_ || driver_ || offload_ || start_pending_ ||
-          retry_pending_ || redis_pending_ || redis_answered_) {
+      if (waiting_for_ != nullptr || following_ || driver_ || offload_ || scrape_ ||
+          start_pending_ || retry_pending_ || redis_pending_ || redis_answered_) {
         close();
       }
       break;  // a function running to completion answers, then the connection closes
@@ -856,6 +856,13 @@ void Connection::start_offload(const Function& function, api::Context::Clock::ti
 }
 
 void Connection::offload_done(OffloadJob& job) {
+  if (scrape_.get() == &job) {
+    const auto scrape = std::static_pointer_cast<MetricsScrape>(std::exchange(scrape_, {}));
+    const bool keep_alive = keep_alive_ && !drain_ && !peer_done_;
+    scrape->respond(out_pending_, framing(keep_alive));
+    finish_request(keep_alive);
+    return;
+  }
   if (offload_.get() != &job) return;  // a job of an earlier request on this slot
   // Held until the response is written: its strings live in the job's arena.
   const std::shared_ptr<OffloadRequest> finished = std::move(offload_);
@@ -893,7 +900,7 @@ void Connection::handler_failed(std::string_view what) {
   if (log_enabled(LogLevel::kError)) {
     LogLine line(LogLevel::kError, "function failed");
     line.field("function", app().functions()[match_.target].name).field("error", what);
-    worker_.log().append(line.text());
+    worker_.log().append(line);
   }
   if (serve_stale_on_error(500)) return;
   respond_error(500, "the function failed", keep_alive_ && !peer_done_,
@@ -919,7 +926,7 @@ void Connection::on_function_timeout() {
     line.field("function", function.name)
         .field("timeout_ms",
                std::chrono::duration_cast<std::chrono::milliseconds>(function.timeout).count());
-    worker_.log().append(line.text());
+    worker_.log().append(line);
   }
   if (serve_stale_on_error(504)) return;
   // The request was read whole: the connection stays usable for the next one.
@@ -950,6 +957,16 @@ void Connection::serve_admin(const http::RequestHead& head) {
   const bool keep_alive = keep_alive_ && !drain_;
   if (head.path == "/purge" && head.method == "POST") {
     respond_purge(head.method, head.query, worker_.shared(), worker_.redis(), out_pending_,
+                  framing(keep_alive));
+  } else if (head.path == "/metrics" && (head.method == "GET" || head.method == "HEAD")) {
+    auto scrape = std::make_shared<MetricsScrape>(worker_.id(), slot_, worker_.shared(),
+                                                  worker_.app_handle());
+    if (worker_.shared().admin_pool->submit(scrape)) {
+      scrape_ = std::move(scrape);
+      phase_ = Phase::kHandling;  // input is stashed meanwhile, as while a function runs
+      return;                     // offload_done answers
+    }
+    respond_admin(head.method, head.path, worker_.shared(), *worker_.app_handle(), out_pending_,
                   framing(keep_alive));
   } else {
     respond_admin(head.method, head.path, worker_.shared(), *worker_.app_handle(), out_pending_,
@@ -999,13 +1016,13 @@ void Connection::record_request() {
   }
   // Requests refused before their head was read have no App yet: the worker's says.
   const LogConfig& log = (app_ ? app() : worker_.app()).manifest().log;
-  if (log.access && worker_.sampled(log.sample) && log_enabled(LogLevel::kInfo)) {
+  if (log.access && worker_.sampled(log.sample)) {
     write_access_line(duration);
   }
 }
 
 void Connection::write_access_line(Clock::duration duration) {
-  LogLine line(LogLevel::kInfo, "access", worker_.access_line_scratch());
+  LogLine line(LogLine::Access{}, worker_.access_line_scratch());
   if (head_done_) {
     const http::RequestHead head = parser_->head({in_.data(), in_.size()});
     line.field("method", head.method).field("target", head.target);
@@ -1026,7 +1043,7 @@ void Connection::write_access_line(Clock::duration duration) {
     line.field("cache", "miss");
   }
   line.field("client", client_ip());
-  worker_.log().append(line.text());
+  worker_.log().append(line);
 }
 
 void Connection::take_trace_context(const api::HeaderList& headers) {
@@ -1105,6 +1122,7 @@ void Connection::finish_request(bool keep_alive) {
     update_timer();
     flush();
   }
+  track_state();
 }
 
 void Connection::resume() {
@@ -1130,6 +1148,33 @@ void Connection::resume() {
   if (!resume_pending_) return;  // the socket was closed (and the slot maybe reused) meanwhile
   resume_pending_ = false;
   if (phase_ == Phase::kReading) process_input();
+}
+
+void Connection::track_state() {
+  ConnectionState now = ConnectionState::kNone;
+  if (!admin_ && fd_ >= 0) {
+    switch (phase_) {
+      case Phase::kReading:
+        now = send_in_flight_          ? ConnectionState::kWriting
+              : parser_->in_message() ? ConnectionState::kReading
+                                      : ConnectionState::kIdle;
+        break;
+      case Phase::kHandling:
+        now = ConnectionState::kActive;
+        break;
+      case Phase::kClosing:
+        now = ConnectionState::kWriting;
+        break;
+      case Phase::kLingering:
+        now = ConnectionState::kClosing;
+        break;
+      case Phase::kClosed:
+        break;
+    }
+  }
+  if (now == state_) return;
+  worker_.metrics().move_connection(state_, now);
+  state_ = now;
 }
 
 void Connection::update_timer() {
@@ -1255,6 +1300,7 @@ void Connection::on_shutdown(int result) {
 void Connection::close() {
   if (phase_ == Phase::kClosed) return;
   phase_ = Phase::kClosed;
+  track_state();  // before the slot can be reused
   TimerList::disarm(timer_);
   // Nobody is left to answer: a waiting request leaves its queue, a suspended function is
   // cancelled, and a granted slot goes back.
@@ -1265,6 +1311,7 @@ void Connection::close() {
   }
   if (driver_) std::exchange(driver_, {}).destroy();
   if (handling_ || holding_ != nullptr) end_function();
+  if (scrape_) std::exchange(scrape_, {})->abandon();
   land_flight();  // its followers look again, and run the function themselves
   stale_.reset();
   start_pending_ = retry_pending_ = false;

@@ -70,6 +70,10 @@ class Connection {
   // the worker calls it from its loop, outside any coroutine of this connection.
   void resume();
 
+  // Brings the worker's connections-by-state gauges up to date with this connection; the worker
+  // calls it after each event it hands to the connection.
+  void track_state();
+
   bool is_admin() const { return admin_; }
   bool is_open() const { return fd_ >= 0; }
   int fd() const { return fd_; }
@@ -214,6 +218,7 @@ class Connection {
   int fd_ = -1;
   bool admin_ = false;
   Phase phase_ = Phase::kReading;
+  ConnectionState state_ = ConnectionState::kNone;  // as last counted (see track_state)
   bool recv_armed_ = false;
   bool send_in_flight_ = false;
   bool shutdown_in_flight_ = false;
@@ -296,6 +301,8 @@ class Connection {
   // The running offloaded function's job, shared with the pool; abandoned (and let go of) when
   // the request ends without its result: timeout, closed socket.
   std::shared_ptr<OffloadRequest> offload_;
+  // The admin request's scrape being formatted on the admin pool (MetricsScrape).
+  std::shared_ptr<OffloadJob> scrape_;
   // The suspended driver of the running function, destroyed to cancel it (timeout, close).
   std::coroutine_handle<> driver_;
   // Due at the function's timeout while it runs, or at the end of its queue wait.

@@ -15,19 +15,6 @@ namespace {
 
 std::atomic<int> g_min_level{static_cast<int>(LogLevel::kInfo)};
 
-std::string_view level_name(LogLevel level) {
-  switch (level) {
-    case LogLevel::kDebug:
-      return "debug";
-    case LogLevel::kInfo:
-      return "info";
-    case LogLevel::kWarn:
-      return "warn";
-    case LogLevel::kError:
-      return "error";
-  }
-  return "info";
-}
 
 // "2026-11-22T18:10:00.123Z". Formatted by hand: strftime would consult the time zone
 // database (a file read on the first call) for a UTC stamp that never needs it.
@@ -75,24 +62,15 @@ bool log_enabled(LogLevel level) {
   return static_cast<int>(level) >= g_min_level.load(std::memory_order_relaxed);
 }
 
-bool parse_log_level(std::string_view text, LogLevel& level) {
-  for (LogLevel candidate :
-       {LogLevel::kDebug, LogLevel::kInfo, LogLevel::kWarn, LogLevel::kError}) {
-    if (text == level_name(candidate)) {
-      level = candidate;
-      return true;
-    }
-  }
-  return false;
-}
 
-LogLine::LogLine(LogLevel level, std::string_view message, std::string& scratch) : text_(scratch) {
+LogLine::LogLine(LogLevel level, std::string_view message, std::string& scratch)
+    : level_(level), text_(scratch) {
   text_.clear();
   text_.reserve(160);
   text_ += "{\"time\":\"";
   append_time(text_);
   text_ += "\",\"level\":\"";
-  text_ += level_name(level);
+  text_ += log_level_name(level);
   text_ += "\",\"msg\":";
   api::json::append_string(text_, message);
 }
@@ -136,6 +114,7 @@ const std::string& LogLine::text() {
 }
 
 void write_log_line(LogLine& line) {
+  if (!line.wanted()) return;
   std::string_view rest = line.text();
   while (!rest.empty()) {
     ssize_t n = ::write(STDOUT_FILENO, rest.data(), rest.size());
@@ -179,7 +158,7 @@ void FunctionLogger::write(api::LogLevel level, std::string_view message) {
   if (!log_enabled(level)) return;
   LogLine line(level, message);
   line.field("function", function_);
-  buffer_->append(line.text());
+  buffer_->append(line);
 }
 
 }  // namespace edgefn::runtime

@@ -8,17 +8,13 @@
 #include <string>
 #include <string_view>
 
-#include "functions/api/context.h"
+#include "runtime/log_level.h"
 
 namespace edgefn::runtime {
-
-using LogLevel = api::LogLevel;
 
 // The process-wide minimum level; lines below it are not formatted at all.
 void set_log_level(LogLevel level);
 bool log_enabled(LogLevel level);
-// "debug" | "info" | "warn" | "error"; false for anything else.
-bool parse_log_level(std::string_view text, LogLevel& level);
 
 // Builds one line: {"time":"<RFC 3339 UTC>","level":"info","msg":"..." [, fields] }\n
 class LogLine {
@@ -27,6 +23,11 @@ class LogLine {
   // Builds the line in `scratch` (cleared first) instead: a caller that logs on every request
   // keeps one string and its capacity, so the line costs no allocation.
   LogLine(LogLevel level, std::string_view message, std::string& scratch);
+  // An access-log line ("info", "access"): [log] access decides about those, not the level.
+  struct Access {};
+  LogLine(Access, std::string& scratch) : LogLine(LogLevel::kInfo, "access", scratch) {
+    access_ = true;
+  }
   LogLine(const LogLine&) = delete;
   LogLine& operator=(const LogLine&) = delete;
   LogLine& field(std::string_view key, std::string_view value);
@@ -40,15 +41,20 @@ class LogLine {
   LogLine& field(std::string_view key, bool value);
   // The finished line, newline included.
   const std::string& text();
+  // Whether the line is to be written: an access line, or one at the process's level or above.
+  // The writers below check; a caller may check log_enabled() first to skip building it.
+  bool wanted() const { return access_ || log_enabled(level_); }
 
  private:
   void key(std::string_view name);
+  LogLevel level_;
+  bool access_ = false;
   std::string own_;
   std::string& text_;
   bool finished_ = false;
 };
 
-// Writes a finished line to stdout with write(2), retrying short writes. For the main thread
+// Writes a wanted line to stdout with write(2), retrying short writes. For the main thread
 // only (start-up, signals, shutdown): it may block.
 void write_log_line(LogLine& line);
 
@@ -59,6 +65,10 @@ class LogBuffer {
  public:
   static constexpr std::size_t kMaxBytes = 256 * 1024;
 
+  // Queues the line if it is wanted.
+  void append(LogLine& line) {
+    if (line.wanted()) append(line.text());
+  }
   void append(std::string_view line);
   bool has_pending() const { return !pending_.empty(); }
   // Swaps pending lines into the in-flight buffer; returns the bytes to write.

@@ -814,7 +814,8 @@ class Loader {
       function(*key, *value, manifest);
   }
 
-  // [log]: `access` (a boolean) and `sample` (a share of requests, more than 0, at most 1).
+  // [log]: `access` (a boolean), `sample` (a share of requests, more than 0, at most 1) and
+  // `level` (a level's name).
   void log(const toml::table& table, LogConfig& log) {
     for (auto&& [key, node] : table) {
       const std::string_view name = key.str();
@@ -829,8 +830,12 @@ class Loader {
         if (auto fraction = share(node, path, "expected a share of requests such as 0.1")) {
           log.sample = *fraction;
         }
+      } else if (name == "level") {
+        if (auto text = string(node, path); text && !parse_log_level(*text, log.level)) {
+          error(node, path, R"(expected "debug", "info", "warn" or "error"; got )" + literal(node));
+        }
       } else {
-        unknown_key(key, "log", {"access", "sample"});
+        unknown_key(key, "log", {"access", "sample", "level"});
       }
     }
   }

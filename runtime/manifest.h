@@ -12,6 +12,7 @@
 
 #include "functions/api/config.h"
 #include "runtime/address.h"
+#include "runtime/log_level.h"
 #include "runtime/units.h"
 
 namespace edgefn::runtime {
@@ -192,10 +193,11 @@ struct FunctionConfig {
   SourcePosition upstreams_position;
 };
 
-// [log]: the access log, one JSON line per request on stdout.
+// [log]: what goes to stdout, as JSON lines.
 struct LogConfig {
-  bool access = true;   // false: no access lines (other lines keep their level)
+  bool access = true;   // one line per request; false: none (the level does not apply to them)
   double sample = 1.0;  // the share of requests logged, 0 < sample <= 1
+  LogLevel level = LogLevel::kInfo;  // the other lines: at least this level (--log-level wins)
 };
 
 struct Manifest {

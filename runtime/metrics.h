@@ -41,6 +41,7 @@ class Gauge {
   void add(std::int64_t n) {
     value_.store(value_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
   }
+  void set(std::int64_t n) { value_.store(n, std::memory_order_relaxed); }
   std::int64_t value() const { return value_.load(std::memory_order_relaxed); }
 
  private:
@@ -58,6 +59,17 @@ enum class CacheOutcome : std::uint8_t {
   kMiss,          // the function answered
 };
 inline constexpr std::size_t kCacheOutcomes = 7;
+
+// What a public connection is doing, as nginx's stub_status tells it (plus closing).
+enum class ConnectionState : std::uint8_t {
+  kIdle,     // between requests (or before the first): nothing received, nothing to send
+  kReading,  // part of a request received
+  kActive,   // its request is being answered: a function, the cache, Redis or a queue
+  kWriting,  // a response is on its way to the client
+  kClosing,  // its last response sent, waiting for the peer's end
+  kNone,     // not open
+};
+inline constexpr std::size_t kConnectionStates = 5;
 
 // Request durations, Prometheus-style cumulative buckets from 50 µs to 10 s.
 class DurationHistogram {
@@ -122,6 +134,15 @@ class WorkerMetrics {
   Gauge inflight;
   // Answers of caching routes, by where they came from.
   std::array<Counter, kCacheOutcomes> cache;
+  // Open public connections by state (kNone is not counted).
+  std::array<Gauge, kConnectionStates> connections;
+  void move_connection(ConnectionState from, ConnectionState to) {
+    if (from != ConnectionState::kNone) connections[static_cast<std::size_t>(from)].add(-1);
+    if (to != ConnectionState::kNone) connections[static_cast<std::size_t>(to)].add(1);
+  }
+  // The worker's L1 cache, copied by its periodic tick (the L1 itself is never shared).
+  Gauge l1_bytes;
+  Gauge l1_entries;
 
   // Responses the edge gave without running a function (parse errors, limits, routing,
   // validation, rate limits, full queues), by status.

@@ -38,10 +38,12 @@ void apply(OffloadPriority priority) {
 }  // namespace
 
 OffloadPool::OffloadPool(unsigned threads, std::size_t capacity, unsigned owners,
-                         std::function<void(unsigned)> wake, OffloadPriority priority)
+                         std::function<void(unsigned)> wake, OffloadPriority priority,
+                         const char* thread_name)
     : thread_count_(std::max(1u, threads)),
       capacity_(capacity),
       priority_(priority),
+      thread_name_(thread_name),
       wake_(std::move(wake)) {
   for (unsigned i = 0; i < owners; ++i)
     inboxes_.push_back(std::make_unique<Inbox>());
@@ -61,7 +63,7 @@ bool OffloadPool::submit(std::shared_ptr<OffloadJob> job) {
       try {
         while (threads_.size() < thread_count_)
           threads_.emplace_back([this] {
-            name_thread("edgefn-offload");
+            name_thread(thread_name_);
             apply(priority_);
             serve();
           });

@@ -56,9 +56,11 @@ class OffloadPool {
   // thread after a job landed in that owner's inbox (the Server passes Worker::wake: an eventfd
   // write).
   // `priority`: how the threads are scheduled next to the workers' loops (see OffloadPriority).
+  // `thread_name`: what ps and top call them (at most 15 characters).
   OffloadPool(unsigned threads, std::size_t capacity, unsigned owners,
               std::function<void(unsigned)> wake,
-              OffloadPriority priority = OffloadPriority::kNormal);
+              OffloadPriority priority = OffloadPriority::kNormal,
+              const char* thread_name = "edgefn-offload");
   ~OffloadPool();  // stop()
   OffloadPool(const OffloadPool&) = delete;
   OffloadPool& operator=(const OffloadPool&) = delete;
@@ -83,6 +85,7 @@ class OffloadPool {
   const unsigned thread_count_;
   const std::size_t capacity_;
   const OffloadPriority priority_;
+  const char* const thread_name_;
   std::function<void(unsigned)> wake_;
   mutable std::mutex mutex_;  // guards queue_ and stopping_; held for a push or a pop only
   std::condition_variable ready_;

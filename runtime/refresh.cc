@@ -125,7 +125,7 @@ void Refresh::handler_failed(std::string_view what) {
   if (log_enabled(LogLevel::kError)) {
     LogLine line(LogLevel::kError, "refresh failed");
     line.field("function", function_.name).field("error", what);
-    worker_.log().append(line.text());
+    worker_.log().append(line);
   }
   finish();
 }

@@ -28,6 +28,8 @@ struct StartLatch {
 };
 
 constexpr int kListenBacklog = 4096;
+// Scrapes waiting for the admin pool's thread; more at once get 503 (Prometheus retries).
+constexpr std::size_t kScrapesQueued = 4;
 
 }  // namespace
 
@@ -121,6 +123,10 @@ bool Server::start(std::string& error) {
   shared_.offload = std::make_unique<OffloadPool>(
       offload_threads, config.offload_queue, count,
       [this](unsigned owner) { shared_.workers[owner]->wake(); }, config.offload_priority);
+  // Scrapes are scheduled like the workers: a busy node must still tell its monitoring so.
+  shared_.admin_pool = std::make_unique<OffloadPool>(
+      1, kScrapesQueued, count, [this](unsigned owner) { shared_.workers[owner]->wake(); },
+      OffloadPriority::kNormal, "edgefn-admin");
   signal_fd_ = -1;  // the first worker owns it now
   running_ = true;
   StartLatch latch;
@@ -181,6 +187,7 @@ void Server::stop_threads() {
   threads_.clear();
   // No worker is left to take results: queued jobs are dropped, running ones finish first.
   if (shared_.offload) shared_.offload->stop();
+  if (shared_.admin_pool) shared_.admin_pool->stop();
   // Its thread wakes workers: it goes before they do.
   shared_.resolver.reset();
   running_ = false;

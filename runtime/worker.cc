@@ -170,8 +170,10 @@ Worker::Exit Worker::run() {
     io_uring_cq_advance(ring, seen);
     fire_alarms();
     fetch_.deliver();
-    for (std::size_t i = 0; i < deferred_.size(); ++i)
+    for (std::size_t i = 0; i < deferred_.size(); ++i) {
       deferred_[i]->resume();
+      deferred_[i]->track_state();
+    }
     deferred_.clear();
     if (!refreshes_.empty()) {
       for (std::size_t i = 0; i < refreshes_.size(); ++i) {
@@ -219,12 +221,15 @@ void Worker::dispatch(io_uring_cqe* cqe) {
       break;
     case Op::kRecv:
       slots_[index]->on_recv(cqe);
+      slots_[index]->track_state();
       break;
     case Op::kSend:
       slots_[index]->on_send(cqe->res);
+      slots_[index]->track_state();
       break;
     case Op::kShutdown:
       slots_[index]->on_shutdown(cqe->res);
+      slots_[index]->track_state();
       break;
     case Op::kTick:
       on_tick();
@@ -303,7 +308,7 @@ void Worker::on_accept(unsigned listener, io_uring_cqe* cqe) {
     if (fd != -ECANCELED && fd != -EAGAIN && log_enabled(LogLevel::kWarn)) {
       LogLine line(LogLevel::kWarn, "accept failed");
       line.field("error", std::string_view(strerrordesc_np(-fd))).field("worker", id_);
-      log_.append(line.text());
+      log_.append(line);
     }
     return;
   }
@@ -333,6 +338,7 @@ Connection* Worker::allocate(int fd, bool admin) {
   if (!admin) ++public_connections_;
   Connection* connection = slots_[slot].get();
   connection->open(fd, admin);
+  connection->track_state();
   return connection;
 }
 
@@ -359,9 +365,14 @@ void Worker::on_tick() {
   metrics_.loop_lag.observe(now > tick_due_ ? now - tick_due_ : Clock::duration{});
   arm_tick();
   date_.tick();
+  metrics_.l1_bytes.set(static_cast<std::int64_t>(l1_.size_bytes()));
+  metrics_.l1_entries.set(static_cast<std::int64_t>(l1_.entries()));
   for (TimerList* list : {&header_timers_, &idle_timers_, &linger_timers_}) {
-    while (TimerHook* hook = list->due(now))
-      Connection::from_timer(*hook).on_timer(*list);
+    while (TimerHook* hook = list->due(now)) {
+      Connection& connection = Connection::from_timer(*hook);
+      connection.on_timer(*list);
+      connection.track_state();
+    }
   }
   if (accept_retry_ && !draining_) {
     accept_retry_ = false;
@@ -449,14 +460,17 @@ void Worker::grant_waiters() {
 }
 
 void Worker::take_offloaded() {
-  if (!shared_.offload) return;
-  shared_.offload->take_finished(id_, offloaded_);
-  for (auto& job : offloaded_) {
-    // The connection checks that the job is still the one it waits for: the slot may have been
-    // reused since, or the request abandoned it after the pool delivered it.
-    slots_[job->slot()]->offload_done(*job);
+  for (OffloadPool* pool : {shared_.offload.get(), shared_.admin_pool.get()}) {
+    if (pool == nullptr) continue;
+    pool->take_finished(id_, offloaded_);
+    for (auto& job : offloaded_) {
+      // The connection checks that the job is still the one it waits for: the slot may have
+      // been reused since, or the request abandoned it after the pool delivered it.
+      slots_[job->slot()]->offload_done(*job);
+      slots_[job->slot()]->track_state();
+    }
+    offloaded_.clear();  // the last references, mostly: jobs are freed where they were made
   }
-  offloaded_.clear();  // the last references, mostly: jobs are freed on the thread that made them
 }
 
 void Worker::arm_wake() {
@@ -486,7 +500,7 @@ void Worker::on_signal(int result) {
   LogLine line(LogLevel::kInfo, "draining");
   line.field("signal", signal_number == SIGTERM ? "SIGTERM" : "SIGINT")
       .field("connections", shared_.connections.load(std::memory_order_relaxed));
-  log_.append(line.text());
+  log_.append(line);
   for (Worker* worker : shared_.workers) {
     if (worker != this) worker->wake();
   }

@@ -66,6 +66,8 @@ class SharedState {
   // Runs `offload = true` functions; started by the Server once the workers exist (their wake()
   // is how a finished job reaches its worker), stopped after they have joined.
   std::unique_ptr<OffloadPool> offload;
+  // One thread, started by the first scrape, that formats GET /metrics (MetricsScrape).
+  std::unique_ptr<OffloadPool> admin_pool;
   // Upstream host names; its thread starts with the first name watched, and wakes every worker
   // when addresses change. Stopped by the Server before the workers go.
   std::unique_ptr<Resolver> resolver = std::make_unique<Resolver>([this] { wake_all(); });

@@ -3,6 +3,8 @@
 // access = false writes none, and sample keeps about its share.
 #include <unistd.h>
 
+#include <algorithm>
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -99,7 +101,8 @@ TEST_F(AccessLogTest, OneJsonLinePerRequestWithWhatAnSreNeeds) {
 class LogSettingsTest : public AccessLogTest {
  protected:
   void SetUp() override {}  // each test starts its own server
-  void start_with(const std::string& log_table) {
+  void start_with(const std::string& log_table,
+                  const std::vector<std::string>& flags = {"--workers", "1"}) {
     dir_ = std::filesystem::temp_directory_path() /
            ("edgefn-log-" + std::to_string(::getpid()) + "-" +
             ::testing::UnitTest::GetInstance()->current_test_info()->name());
@@ -113,8 +116,35 @@ class LogSettingsTest : public AccessLogTest {
         dir_ / "static",
         std::filesystem::copy_options::overwrite_existing |
             std::filesystem::copy_options::recursive);
-    std::ofstream(path) << log_table << "\n" << text.str();
-    ASSERT_TRUE(server_.start(path, {"--workers", "1"}));
+    basic_ = text.str();
+    std::ofstream(path) << log_table << "\n" << basic_;
+    ASSERT_TRUE(server_.start(path, flags));
+  }
+  // Replaces the manifest's [log] table, and waits until a SIGHUP has applied it.
+  void reload_with(const std::string& log_table) {
+    const std::string path = (dir_ / "edgefn.toml").string();
+    std::ofstream(path + ".new") << log_table << "\n" << basic_;
+    std::filesystem::rename(path + ".new", path);
+    ASSERT_TRUE(server_.send_signal(SIGHUP));
+    for (int i = 0; i < 250; ++i) {
+      HttpResponse metrics;
+      ASSERT_TRUE(exchange(admin_port(), get_request("/metrics"), metrics));
+      if (metrics.body.find("edgefn_reloads_total{result=\"applied\"} 1\n") != std::string::npos)
+        return;
+      std::this_thread::sleep_for(Millis(20));
+    }
+    FAIL() << "the reload was not applied: " << server_.out();
+  }
+  // The "msg" of every line of `out` at `level`.
+  static std::vector<std::string> messages_at(const std::string& out, std::string_view level) {
+    std::vector<std::string> messages;
+    std::istringstream lines(out);
+    for (std::string line; std::getline(lines, line);) {
+      rapidjson::Document document;
+      if (parse_json(line, document) && json_string(document, "level") == level)
+        messages.push_back(json_string(document, "msg").value_or(""));
+    }
+    return messages;
   }
   void TearDown() override {
     AccessLogTest::TearDown();
@@ -122,6 +152,7 @@ class LogSettingsTest : public AccessLogTest {
     std::filesystem::remove_all(dir_, ignored);
   }
   std::filesystem::path dir_;
+  std::string basic_;
 };
 
 TEST_F(LogSettingsTest, AccessFalseWritesNoAccessLines) {
@@ -142,6 +173,26 @@ TEST_F(LogSettingsTest, SampleKeepsAboutItsShare) {
   // 100 expected; a binomial's spread at 400 draws is 8.7, so 40..160 cannot fail by chance.
   EXPECT_GT(logged, 40u);
   EXPECT_LT(logged, 160u);
+}
+
+TEST_F(LogSettingsTest, TheManifestLevelHidesLowerLinesButNotAccessLines) {
+  start_with("[log]\nlevel = \"info\"\n");
+  reload_with("[log]\nlevel = \"error\"\n");
+  ASSERT_EQ(status_of(get_request("/hello")), 200);
+  ASSERT_EQ(server_.stop(), 0);
+  const std::vector<std::string> info = messages_at(server_.out(), "info");
+  // "ready" came before the reload, "stopped" (info) after it: gone; the access line stays.
+  EXPECT_NE(std::find(info.begin(), info.end(), "ready"), info.end()) << server_.out();
+  EXPECT_EQ(std::find(info.begin(), info.end(), "stopped"), info.end()) << server_.out();
+  EXPECT_EQ(access_lines(server_.out()).size(), 1u) << server_.out();
+}
+
+TEST_F(LogSettingsTest, TheCommandLineLevelWinsOverTheManifest) {
+  // The manifest would hide "ready" (which start_with waits for): --log-level keeps it.
+  start_with("[log]\nlevel = \"error\"\n", {"--workers", "1", "--log-level", "info"});
+  ASSERT_EQ(server_.stop(), 0);
+  const std::vector<std::string> info = messages_at(server_.out(), "info");
+  EXPECT_NE(std::find(info.begin(), info.end(), "stopped"), info.end()) << server_.out();
 }
 
 }  // namespace

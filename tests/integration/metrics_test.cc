@@ -268,5 +268,75 @@ TEST_F(CacheMetricsTest, HitsAndMissesAreCountedByLayer) {
   EXPECT_EQ(cache("redis", "hit"), 0);
 }
 
+TEST_F(CacheMetricsTest, StoredBytesAreReportedPerLayer) {
+  const auto bytes = [](const std::vector<Sample>& samples, const char* layer) {
+    return value_of(samples, "edgefn_cache_bytes", {{"layer", layer}});
+  };
+  const std::vector<Sample> before = scrape();
+  EXPECT_EQ(bytes(before, "l1"), 0);
+  EXPECT_EQ(bytes(before, "l2"), 0);
+  EXPECT_EQ(value_of(before, "edgefn_cache_budget_bytes", {{"layer", "l2"}}), 4 * 1024 * 1024);
+  ASSERT_EQ(status_of("/page/bytes"), 200);  // stored in L2 and in the answering worker's L1
+  // L2 counts at once; L1's figure is copied by its worker's 100 ms tick.
+  std::vector<Sample> after;
+  for (int i = 0; i < 100; ++i) {
+    after = scrape();
+    if (bytes(after, "l1") > 0) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_GT(bytes(after, "l2"), 0);
+  EXPECT_GT(bytes(after, "l1"), 0);
+  EXPECT_EQ(value_of(after, "edgefn_cache_entries", {{"layer", "l2"}}), 1);
+  EXPECT_EQ(value_of(after, "edgefn_cache_entries", {{"layer", "l1"}}), 1);
+}
+
+class ConnectionMetricsTest : public MetricsTest {
+ protected:
+  std::string manifest() const override { return manifest_path("admission.toml"); }
+  // The edgefn_connections samples by state, once they equal `expected` (within 5 s).
+  ::testing::AssertionResult states_become(const std::map<std::string, double>& expected) {
+    std::map<std::string, double> states;
+    for (int i = 0; i < 250; ++i) {
+      states.clear();
+      for (const Sample& sample : scrape()) {
+        if (sample.name == "edgefn_connections") states[sample.labels.at("state")] = sample.value;
+      }
+      if (states == expected) return ::testing::AssertionSuccess();
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    auto failure = ::testing::AssertionFailure() << "states:";
+    for (const auto& [state, value] : states)
+      failure << ' ' << state << '=' << value;
+    return failure;
+  }
+};
+
+TEST_F(ConnectionMetricsTest, OpenConnectionsAreCountedByState) {
+  EXPECT_TRUE(states_become(
+      {{"idle", 0}, {"reading", 0}, {"active", 0}, {"writing", 0}, {"closing", 0}}));
+  std::vector<Client> idle(3);
+  for (Client& client : idle)
+    ASSERT_TRUE(client.connect(port()));
+  Client reading;
+  ASSERT_TRUE(reading.connect(port()));
+  ASSERT_TRUE(reading.send("GET /fast HTTP/1.1\r\nHo"));
+  Client active;
+  ASSERT_TRUE(active.connect(port()));
+  ASSERT_TRUE(active.send(get_request("/hold")));  // its function answers after 3 s
+  EXPECT_TRUE(states_become(
+      {{"idle", 3}, {"reading", 1}, {"active", 1}, {"writing", 0}, {"closing", 0}}));
+
+  // A finished request leaves its connection idle again; closed ones leave the count.
+  ASSERT_TRUE(reading.send("st: test.local\r\n\r\n"));
+  HttpResponse response;
+  ASSERT_TRUE(reading.read_response(response));
+  EXPECT_EQ(response.status, 200);
+  for (Client& client : idle)
+    client.close();
+  active.close();  // its function is cancelled
+  EXPECT_TRUE(states_become(
+      {{"idle", 1}, {"reading", 0}, {"active", 0}, {"writing", 0}, {"closing", 0}}));
+}
+
 }  // namespace
 }  // namespace edgefn::integration

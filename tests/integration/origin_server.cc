@@ -343,9 +343,9 @@ void OriginServer::accept_loop(int listener) {
 
 void OriginServer::close_connection(Connection* connection) {
   const std::lock_guard lock(mutex_);
+  --open_;  // first: a client that sees the close must not find it counted still
   ::close(connection->fd);
   connection->fd = -1;
-  --open_;
 }
 
 bool OriginServer::wait(int fd, Millis duration) {

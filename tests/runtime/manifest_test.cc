@@ -388,11 +388,16 @@ TEST(Manifest, LogTable) {
       parse_ok(std::string("[log]\naccess = false\nsample = 0.1\n") + std::string(kHello));
   EXPECT_FALSE(manifest.log.access);
   EXPECT_EQ(manifest.log.sample, 0.1);
-  EXPECT_EQ(errors_of(std::string("[log]\naccess = 1\nsample = 0\nlevel = \"info\"\n") +
-                      std::string(kHello)),
-            (Lines{"edgefn.toml:2:10: log.access: expected true or false, got an integer",
-                   "edgefn.toml:3:10: log.sample: must be more than 0 and at most 1; got 0",
-                   "edgefn.toml:4:1: log.level: unknown key; expected one of: access, sample"}));
+  EXPECT_EQ(parse_ok(kHello).log.level, LogLevel::kInfo);
+  EXPECT_EQ(parse_ok(std::string("[log]\nlevel = \"warn\"\n") + std::string(kHello)).log.level,
+            LogLevel::kWarn);
+  EXPECT_EQ(
+      errors_of(std::string("[log]\naccess = 1\nsample = 0\nlevel = \"loud\"\nlevels = 1\n") +
+                std::string(kHello)),
+      (Lines{"edgefn.toml:2:10: log.access: expected true or false, got an integer",
+             "edgefn.toml:3:10: log.sample: must be more than 0 and at most 1; got 0",
+             R"(edgefn.toml:4:9: log.level: expected "debug", "info", "warn" or "error"; got "loud")",
+             "edgefn.toml:5:1: log.levels: unknown key; expected one of: access, sample, level"}));
 }
 
 TEST(Manifest, OffloadPriority) {
