@@ -1155,7 +1155,7 @@ void Connection::track_state() {
   if (!admin_ && fd_ >= 0) {
     switch (phase_) {
       case Phase::kReading:
-        now = send_in_flight_          ? ConnectionState::kWriting
+        now = send_in_flight_         ? ConnectionState::kWriting
               : parser_->in_message() ? ConnectionState::kReading
                                       : ConnectionState::kIdle;
         break;

@@ -15,7 +15,6 @@ namespace {
 
 std::atomic<int> g_min_level{static_cast<int>(LogLevel::kInfo)};
 
-
 // "2026-11-22T18:10:00.123Z". Formatted by hand: strftime would consult the time zone
 // database (a file read on the first call) for a UTC stamp that never needs it.
 void append_time(std::string& out) {
@@ -61,7 +60,6 @@ void set_log_level(LogLevel level) {
 bool log_enabled(LogLevel level) {
   return static_cast<int>(level) >= g_min_level.load(std::memory_order_relaxed);
 }
-
 
 LogLine::LogLine(LogLevel level, std::string_view message, std::string& scratch)
     : level_(level), text_(scratch) {

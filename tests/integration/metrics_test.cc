@@ -312,8 +312,8 @@ class ConnectionMetricsTest : public MetricsTest {
 };
 
 TEST_F(ConnectionMetricsTest, OpenConnectionsAreCountedByState) {
-  EXPECT_TRUE(states_become(
-      {{"idle", 0}, {"reading", 0}, {"active", 0}, {"writing", 0}, {"closing", 0}}));
+  EXPECT_TRUE(
+      states_become({{"idle", 0}, {"reading", 0}, {"active", 0}, {"writing", 0}, {"closing", 0}}));
   std::vector<Client> idle(3);
   for (Client& client : idle)
     ASSERT_TRUE(client.connect(port()));
@@ -323,8 +323,8 @@ TEST_F(ConnectionMetricsTest, OpenConnectionsAreCountedByState) {
   Client active;
   ASSERT_TRUE(active.connect(port()));
   ASSERT_TRUE(active.send(get_request("/hold")));  // its function answers after 3 s
-  EXPECT_TRUE(states_become(
-      {{"idle", 3}, {"reading", 1}, {"active", 1}, {"writing", 0}, {"closing", 0}}));
+  EXPECT_TRUE(
+      states_become({{"idle", 3}, {"reading", 1}, {"active", 1}, {"writing", 0}, {"closing", 0}}));
 
   // A finished request leaves its connection idle again; closed ones leave the count.
   ASSERT_TRUE(reading.send("st: test.local\r\n\r\n"));
@@ -334,8 +334,8 @@ TEST_F(ConnectionMetricsTest, OpenConnectionsAreCountedByState) {
   for (Client& client : idle)
     client.close();
   active.close();  // its function is cancelled
-  EXPECT_TRUE(states_become(
-      {{"idle", 1}, {"reading", 0}, {"active", 0}, {"writing", 0}, {"closing", 0}}));
+  EXPECT_TRUE(
+      states_become({{"idle", 1}, {"reading", 0}, {"active", 0}, {"writing", 0}, {"closing", 0}}));
 }
 
 }  // namespace

@@ -394,10 +394,11 @@ TEST(Manifest, LogTable) {
   EXPECT_EQ(
       errors_of(std::string("[log]\naccess = 1\nsample = 0\nlevel = \"loud\"\nlevels = 1\n") +
                 std::string(kHello)),
-      (Lines{"edgefn.toml:2:10: log.access: expected true or false, got an integer",
-             "edgefn.toml:3:10: log.sample: must be more than 0 and at most 1; got 0",
-             R"(edgefn.toml:4:9: log.level: expected "debug", "info", "warn" or "error"; got "loud")",
-             "edgefn.toml:5:1: log.levels: unknown key; expected one of: access, sample, level"}));
+      (Lines{
+          "edgefn.toml:2:10: log.access: expected true or false, got an integer",
+          "edgefn.toml:3:10: log.sample: must be more than 0 and at most 1; got 0",
+          R"(edgefn.toml:4:9: log.level: expected "debug", "info", "warn" or "error"; got "loud")",
+          "edgefn.toml:5:1: log.levels: unknown key; expected one of: access, sample, level"}));
 }
 
 TEST(Manifest, OffloadPriority) {
