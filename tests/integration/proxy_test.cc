@@ -7,6 +7,7 @@
 
 #include "tests/integration/fixture.h"
 #include "tests/integration/origin_server.h"
+#include "tests/integration/redis_server.h"
 
 namespace edgefn::integration {
 namespace {
@@ -226,6 +227,11 @@ TEST_F(ProxyTest, TheTraceContextReachesTheOrigin) {
   EXPECT_TRUE(made.ends_with("-00")) << made;
   EXPECT_EQ(made.find_first_not_of("0123456789abcdef-"), std::string::npos) << made;
   EXPECT_NE(made.substr(3, 32), std::string(32, '0'));
+  // ...the same trace id the access log gives for the request.
+  const std::string logged = "\"trace_id\":\"" + made.substr(3, 32) + "\"";
+  EXPECT_TRUE(eventually([&] { return server_.out().find(logged) != std::string::npos; },
+                         Millis(2000)))
+      << server_.out();
 }
 
 }  // namespace

@@ -1,0 +1,14 @@
+# Process cold start, exec -> first response: p50 bars with p90 as the error bar's top, one per
+# command. Input: bench/coldstart/run --data (label, min, p50, p90, p99, max, ready, response).
+set terminal svg size 900,420 font "sans,12" background rgb "white"
+set output out
+set termoption noenhanced
+set datafile separator "\t"
+set title "Process cold start: exec → first response (p50, bar to p90)"
+set ylabel "ms"
+set style fill solid 0.8 border -1
+set boxwidth 0.6
+set xtics rotate by 30 right noenhanced
+set yrange [0:*]
+set grid ytics
+plot data using 0:3:($3):4:xticlabels(1) with boxerrorbars lc rgb "#4477aa" notitle
