@@ -55,33 +55,18 @@
 #include <string_view>
 #include <vector>
 
+#include "harness.h"
+
 namespace edgefn::bench {
 namespace {
 
-constexpr int64_t kNsPerUs = 1000;
-constexpr int64_t kNsPerMs = 1000 * 1000;
 // How long to sleep between refused connects: long enough not to flood the server's CPU with
 // SYNs (the client runs on its own CPU anyway), short enough to add at most ~50 us to a figure.
 constexpr int64_t kRetryNs = 50 * kNsPerUs;
-// How long the port may take to become bindable again after the child was reaped.
-constexpr int64_t kPortFreeTimeoutNs = 2000 * kNsPerMs;
 // After the kill, how long to wait for the child's stdout to reach EOF (a grandchild holding the
 // pipe must not hang the harness).
 constexpr int64_t kDrainTimeoutNs = 1000 * kNsPerMs;
 constexpr std::string_view kSeparator = "---";
-
-int64_t now_ns() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1000 * kNsPerMs + ts.tv_nsec;
-}
-
-timespec to_timespec(int64_t ns) {
-  timespec ts{};
-  ts.tv_sec = static_cast<time_t>(ns / (1000 * kNsPerMs));
-  ts.tv_nsec = static_cast<long>(ns % (1000 * kNsPerMs));
-  return ts;
-}
 
 struct Options {
   int runs = 200;
@@ -142,18 +127,6 @@ constexpr const char* kUsage =
   std::exit(2);
 }
 
-int parse_int(const char* flag, const char* text, int min, int max) {
-  char* end = nullptr;
-  errno = 0;
-  long value = std::strtol(text, &end, 10);
-  if (errno != 0 || end == text || *end != '\0' || value < min || value > max) {
-    std::fprintf(stderr, "coldstart: %s: expected an integer in [%d, %d], got \"%s\"\n", flag, min,
-                 max, text);
-    std::exit(2);
-  }
-  return static_cast<int>(value);
-}
-
 Options parse_options(int argc, char** argv) {
   Options opts;
   int i = 1;
@@ -168,21 +141,24 @@ Options parse_options(int argc, char** argv) {
       break;
     }
     if (arg == "--runs") {
-      opts.runs = parse_int("--runs", value("--runs"), 1, 1000000);
+      opts.runs = parse_int("coldstart", "--runs", value("--runs"), 1, 1000000);
     } else if (arg == "--warmup") {
-      opts.warmup = parse_int("--warmup", value("--warmup"), 0, 1000000);
+      opts.warmup = parse_int("coldstart", "--warmup", value("--warmup"), 0, 1000000);
     } else if (arg == "--port") {
-      opts.port = parse_int("--port", value("--port"), 0, 65535);
+      opts.port = parse_int("coldstart", "--port", value("--port"), 0, 65535);
     } else if (arg == "--cpu-server") {
-      opts.cpu_server = parse_int("--cpu-server", value("--cpu-server"), 0, CPU_SETSIZE - 1);
+      opts.cpu_server =
+          parse_int("coldstart", "--cpu-server", value("--cpu-server"), 0, CPU_SETSIZE - 1);
     } else if (arg == "--cpu-client") {
-      opts.cpu_client = parse_int("--cpu-client", value("--cpu-client"), 0, CPU_SETSIZE - 1);
+      opts.cpu_client =
+          parse_int("coldstart", "--cpu-client", value("--cpu-client"), 0, CPU_SETSIZE - 1);
     } else if (arg == "--path") {
       opts.path = value("--path");
     } else if (arg == "--expect") {
       opts.expect = value("--expect");
     } else if (arg == "--timeout-ms") {
-      opts.timeout_ns = parse_int("--timeout-ms", value("--timeout-ms"), 1, 600000) * kNsPerMs;
+      opts.timeout_ns =
+          parse_int("coldstart", "--timeout-ms", value("--timeout-ms"), 1, 600000) * kNsPerMs;
     } else if (arg == "--signal") {
       std::string_view sig = value("--signal");
       if (sig == "KILL") {
@@ -195,7 +171,7 @@ Options parse_options(int argc, char** argv) {
     } else if (arg == "--label") {
       opts.labels.emplace_back(value("--label"));
     } else if (arg == "--baseline") {
-      opts.baseline = parse_int("--baseline", value("--baseline"), 0, 1000);
+      opts.baseline = parse_int("coldstart", "--baseline", value("--baseline"), 0, 1000);
     } else if (arg == "--raw") {
       opts.raw_file = value("--raw");
     } else if (arg == "--keep-env") {
@@ -258,37 +234,6 @@ std::string replace_all(std::string text, std::string_view from, std::string_vie
   return text;
 }
 
-sockaddr_in loopback(int port) {
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  return addr;
-}
-
-// True if 127.0.0.1:port can be bound the way a server binds it (SO_REUSEADDR, so TIME_WAIT
-// leftovers do not count, but no SO_REUSEPORT, so any listener still alive does).
-bool port_is_free(int port) {
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return false;
-  int one = 1;
-  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  sockaddr_in addr = loopback(port);
-  bool ok = bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
-  close(fd);
-  return ok;
-}
-
-bool wait_port_free(int port) {
-  int64_t deadline = now_ns() + kPortFreeTimeoutNs;
-  while (!port_is_free(port)) {
-    if (now_ns() > deadline) return false;
-    timespec pause = to_timespec(kRetryNs);
-    nanosleep(&pause, nullptr);
-  }
-  return true;
-}
-
 // The kernel picks a free ephemeral port; a server started right after can bind it.
 int pick_free_port() {
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -302,13 +247,6 @@ int pick_free_port() {
   }
   close(fd);
   return port;
-}
-
-bool pin_to_cpu(int cpu) {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  CPU_SET(static_cast<size_t>(cpu), &set);
-  return sched_setaffinity(0, sizeof set, &set) == 0;
 }
 
 // Collects the child's stdout line by line and notices the first ready line.
@@ -390,64 +328,6 @@ class ReadyWatcher {
   int64_t startup_us_ = -1;
   std::string line_;
 };
-
-// Lower-case ASCII comparison of a header name.
-bool header_name_is(std::string_view line, std::string_view name) {
-  if (line.size() <= name.size() || line[name.size()] != ':') return false;
-  for (size_t i = 0; i < name.size(); ++i) {
-    char c = line[i];
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-    if (c != name[i]) return false;
-  }
-  return true;
-}
-
-// Parses what has arrived so far. Returns true once the response is complete: the head and
-// Content-Length bytes of body, or (without Content-Length) the peer closed.
-struct ResponseState {
-  size_t head_end = 0;  // offset of the body; 0 until the head is complete
-  int64_t content_length = -1;
-  int status = 0;
-};
-
-bool response_complete(const std::string& data, bool peer_closed, ResponseState& state) {
-  if (state.head_end == 0) {
-    size_t end = data.find("\r\n\r\n");
-    if (end == std::string::npos) return false;
-    state.head_end = end + 4;
-    std::string_view head(data.data(), end);
-    if (head.size() >= 12 && head.substr(0, 5) == "HTTP/") {
-      size_t space = head.find(' ');
-      if (space != std::string_view::npos) state.status = std::atoi(head.data() + space + 1);
-    }
-    size_t pos = head.find("\r\n");
-    while (pos != std::string_view::npos) {
-      size_t next = head.find("\r\n", pos + 2);
-      std::string_view line = head.substr(
-          pos + 2, next == std::string_view::npos ? std::string_view::npos : next - pos - 2);
-      if (header_name_is(line, "content-length")) {
-        state.content_length = std::strtoll(line.data() + 15, nullptr, 10);
-      }
-      pos = next;
-    }
-  }
-  if (state.content_length >= 0) {
-    return data.size() >= state.head_end + static_cast<size_t>(state.content_length);
-  }
-  return peer_closed;
-}
-
-std::string describe_exit(int status) {
-  char text[64];
-  if (WIFEXITED(status)) {
-    std::snprintf(text, sizeof text, "exited with status %d", WEXITSTATUS(status));
-  } else if (WIFSIGNALED(status)) {
-    std::snprintf(text, sizeof text, "killed by signal %d", WTERMSIG(status));
-  } else {
-    std::snprintf(text, sizeof text, "wait status %d", status);
-  }
-  return text;
-}
 
 class Harness {
  public:

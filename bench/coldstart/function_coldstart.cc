@@ -56,28 +56,13 @@
 #include <utility>
 #include <vector>
 
+#include "harness.h"
+
 namespace edgefn::bench {
 namespace {
 
-constexpr int64_t kNsPerUs = 1000;
-constexpr int64_t kNsPerMs = 1000 * kNsPerUs;
-constexpr int64_t kNsPerSec = 1000 * kNsPerMs;
 constexpr int64_t kPollNs = 50 * kNsPerUs;
-constexpr int64_t kPortFreeTimeoutNs = 2 * kNsPerSec;
 constexpr size_t kResponseReserve = 256 * 1024;
-
-int64_t now_ns() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * kNsPerSec + ts.tv_nsec;
-}
-
-timespec to_timespec(int64_t ns) {
-  timespec ts{};
-  ts.tv_sec = static_cast<time_t>(ns / kNsPerSec);
-  ts.tv_nsec = static_cast<long>(ns % kNsPerSec);
-  return ts;
-}
 
 void pause_ns(int64_t ns) {
   timespec ts = to_timespec(ns);
@@ -157,18 +142,6 @@ constexpr const char* kUsage =
   std::exit(2);
 }
 
-int parse_int(const char* flag, const char* text, int min, int max) {
-  char* end = nullptr;
-  errno = 0;
-  long value = std::strtol(text, &end, 10);
-  if (errno != 0 || end == text || *end != '\0' || value < min || value > max) {
-    std::fprintf(stderr, "function_coldstart: %s: expected an integer in [%d, %d], got \"%s\"\n",
-                 flag, min, max, text);
-    std::exit(2);
-  }
-  return static_cast<int>(value);
-}
-
 std::optional<std::string> read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return std::nullopt;
@@ -195,19 +168,23 @@ Options parse_options(int argc, char** argv) {
       break;
     }
     if (arg == "--runs") {
-      opts.runs = parse_int("--runs", value("--runs"), 1, 100000);
+      opts.runs = parse_int("function_coldstart", "--runs", value("--runs"), 1, 100000);
     } else if (arg == "--warmup") {
-      opts.warmup = parse_int("--warmup", value("--warmup"), 0, 100000);
+      opts.warmup = parse_int("function_coldstart", "--warmup", value("--warmup"), 0, 100000);
     } else if (arg == "--requests") {
-      opts.requests = parse_int("--requests", value("--requests"), 2, 100000);
+      opts.requests = parse_int("function_coldstart", "--requests", value("--requests"), 2, 100000);
     } else if (arg == "--port") {
-      opts.port = parse_int("--port", value("--port"), 1, 65535);
+      opts.port = parse_int("function_coldstart", "--port", value("--port"), 1, 65535);
     } else if (arg == "--cpu-server") {
-      opts.cpu_server = parse_int("--cpu-server", value("--cpu-server"), 0, CPU_SETSIZE - 1);
+      opts.cpu_server = parse_int("function_coldstart", "--cpu-server", value("--cpu-server"), 0,
+                                  CPU_SETSIZE - 1);
     } else if (arg == "--cpu-client") {
-      opts.cpu_client = parse_int("--cpu-client", value("--cpu-client"), 0, CPU_SETSIZE - 1);
+      opts.cpu_client = parse_int("function_coldstart", "--cpu-client", value("--cpu-client"), 0,
+                                  CPU_SETSIZE - 1);
     } else if (arg == "--timeout-ms") {
-      opts.timeout_ns = parse_int("--timeout-ms", value("--timeout-ms"), 1, 600000) * kNsPerMs;
+      opts.timeout_ns =
+          parse_int("function_coldstart", "--timeout-ms", value("--timeout-ms"), 1, 600000) *
+          kNsPerMs;
     } else if (arg == "--no-rotate") {
       opts.rotate = false;
     } else if (arg == "--raw") {
@@ -260,53 +237,6 @@ std::string build_request(const FunctionSpec& spec, int port) {
   request += "Connection: close\r\n\r\n";
   request += spec.body;
   return request;
-}
-
-sockaddr_in loopback(int port) {
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  return addr;
-}
-
-// As coldstart's: bindable with SO_REUSEADDR (TIME_WAIT leftovers do not count, a listener
-// still alive does).
-bool port_is_free(int port) {
-  Fd fd(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (!fd.valid()) return false;
-  int one = 1;
-  setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  sockaddr_in addr = loopback(port);
-  return bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
-}
-
-bool wait_port_free(int port) {
-  const int64_t deadline = now_ns() + kPortFreeTimeoutNs;
-  while (!port_is_free(port)) {
-    if (now_ns() > deadline) return false;
-    pause_ns(kPollNs);
-  }
-  return true;
-}
-
-bool pin_to_cpu(int cpu) {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  CPU_SET(static_cast<size_t>(cpu), &set);
-  return sched_setaffinity(0, sizeof set, &set) == 0;
-}
-
-std::string describe_exit(int status) {
-  char text[64];
-  if (WIFEXITED(status)) {
-    std::snprintf(text, sizeof text, "exited with status %d", WEXITSTATUS(status));
-  } else if (WIFSIGNALED(status)) {
-    std::snprintf(text, sizeof text, "killed by signal %d", WTERMSIG(status));
-  } else {
-    std::snprintf(text, sizeof text, "wait status %d", status);
-  }
-  return text;
 }
 
 // The server process: started by the constructor, stopped by stop() or, at the latest, by the
@@ -462,51 +392,6 @@ class Server {
   std::string line_;
   std::string error_;
 };
-
-bool header_name_is(std::string_view line, std::string_view name) {
-  if (line.size() <= name.size() || line[name.size()] != ':') return false;
-  for (size_t i = 0; i < name.size(); ++i) {
-    char c = line[i];
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-    if (c != name[i]) return false;
-  }
-  return true;
-}
-
-// As coldstart's: complete once the head and Content-Length bytes of body are in, or (without
-// Content-Length) when the peer closed.
-struct ResponseState {
-  size_t head_end = 0;
-  int64_t content_length = -1;
-  int status = 0;
-};
-
-bool response_complete(const std::string& data, bool peer_closed, ResponseState& state) {
-  if (state.head_end == 0) {
-    size_t end = data.find("\r\n\r\n");
-    if (end == std::string::npos) return false;
-    state.head_end = end + 4;
-    std::string_view head(data.data(), end);
-    if (head.size() >= 12 && head.substr(0, 5) == "HTTP/") {
-      size_t space = head.find(' ');
-      if (space != std::string_view::npos) state.status = std::atoi(head.data() + space + 1);
-    }
-    size_t pos = head.find("\r\n");
-    while (pos != std::string_view::npos) {
-      size_t next = head.find("\r\n", pos + 2);
-      std::string_view line = head.substr(
-          pos + 2, next == std::string_view::npos ? std::string_view::npos : next - pos - 2);
-      if (header_name_is(line, "content-length")) {
-        state.content_length = std::strtoll(line.data() + 15, nullptr, 10);
-      }
-      pos = next;
-    }
-  }
-  if (state.content_length >= 0) {
-    return data.size() >= state.head_end + static_cast<size_t>(state.content_length);
-  }
-  return peer_closed;
-}
 
 class Client {
  public:
