@@ -46,7 +46,8 @@ class MatchedFlags {
 }  // namespace
 
 CheckVisitor::CheckVisitor(const rapidjson::Value& value, CheckState& state)
-    : Visitor(Adapter(value), {}, /*strictTypes=*/true, /*results=*/nullptr, state.regexes),
+    : Visitor(Adapter(value), {}, /*strictTypes=*/true, /*results=*/nullptr,
+              state.valijson_regexes),
       value_(value),
       state_(state) {}
 
@@ -63,16 +64,16 @@ bool CheckVisitor::satisfies(const rapidjson::Value& value, const Subschema& sch
   return CheckVisitor(value, state_).check(schema);
 }
 
-const std::regex& CheckVisitor::regex_for(std::string_view pattern) {
+const Pattern& CheckVisitor::regex_for(std::string_view pattern) {
   state_.pattern.assign(pattern);
   return cached_regex();
 }
 
-const std::regex& CheckVisitor::cached_regex() {
+const Pattern& CheckVisitor::cached_regex() {
   auto found = state_.regexes.find(state_.pattern);
   if (found == state_.regexes.end()) {
     // valijson's flags (ECMAScript), so both passes read a pattern alike.
-    found = state_.regexes.emplace(state_.pattern, std::regex(state_.pattern)).first;
+    found = state_.regexes.emplace(state_.pattern, Pattern(state_.pattern)).first;
   }
   return found->second;
 }
@@ -146,7 +147,7 @@ bool CheckVisitor::visit(const constraints::PropertiesConstraint& constraint) {
   });
   if (!valid) return false;
   constraint.applyToPatternProperties([&](const auto& pattern, const Subschema* schema) {
-    const std::regex& regex = regex_for({pattern.c_str(), pattern.size()});
+    const Pattern& regex = regex_for({pattern.c_str(), pattern.size()});
     for (std::size_t i = 0; i < count && valid; ++i) {
       const std::string_view name = text_of(members[i].name);
       if (!std::regex_search(name.begin(), name.end(), regex)) continue;

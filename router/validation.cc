@@ -271,7 +271,7 @@ class BoundedHandler {
 
 // std::regex can throw while matching (error_complexity, error_stack on long input): the data
 // plane does not throw, and a value that cannot be shown to match does not match.
-bool full_match(const std::regex& pattern, std::string_view value) {
+bool full_match(const Pattern& pattern, std::string_view value) {
   if (value.size() > kMaxRegexInput) return false;
   try {
     return std::regex_match(value.begin(), value.end(), pattern);
@@ -351,9 +351,9 @@ std::unique_ptr<const BodySchema> BodySchema::compile(std::string_view text, std
   return std::unique_ptr<const BodySchema>(new BodySchema(std::move(impl)));
 }
 
-bool compile_pattern(std::string_view text, std::regex& out, std::string& error) {
+bool compile_pattern(std::string_view text, Pattern& out, std::string& error) {
   try {
-    out = std::regex(text.begin(), text.end(), std::regex::ECMAScript);
+    out = Pattern(text.begin(), text.end(), Pattern::ECMAScript);
   } catch (const std::regex_error& failure) {
     error = "invalid regular expression: ";
     error += failure.what();
@@ -497,7 +497,7 @@ bool validate_body(const BodySchema& schema, std::string_view body, ValidationSc
     // valijson's visitor names the failure: it collects results, copying its context path at
     // every value. valijson's Validator would start that path with "<root>", one more string to
     // copy twice for each value visited; the visitor itself takes an empty path.
-    Visitor visitor(Adapter(root), {}, true, &results, state.check.regexes);
+    Visitor visitor(Adapter(root), {}, true, &results, state.check.valijson_regexes);
     visitor.validateSchema(compiled.schema);
     if (results.numErrors() == 0) {
       rejection.message.assign("the body does not match the schema");

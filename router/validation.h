@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "functions/api/request.h"
+#include "router/pattern.h"
 
 namespace edgefn::router {
 
@@ -51,12 +52,12 @@ struct ParamRule {
   bool required = false;
   bool has_pattern = false;
   std::string pattern_text;  // as written in the manifest, for messages
-  std::regex pattern;        // ECMAScript, matched against the whole value
+  Pattern pattern;           // ECMAScript, matched against the whole value
 };
 
 // Compiles an ECMAScript regular expression. Returns false and sets `error` (std::regex's
 // reason) when it is invalid. Build time only.
-bool compile_pattern(std::string_view text, std::regex& out, std::string& error);
+bool compile_pattern(std::string_view text, Pattern& out, std::string& error);
 
 // Everything checked for one function. Default-constructed: checks nothing.
 struct RequestRules {

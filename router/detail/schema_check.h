@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "router/detail/json_schema.h"
+#include "router/pattern.h"
 
 namespace edgefn::router::detail {
 
@@ -32,9 +33,11 @@ namespace edgefn::router::detail {
 // seen and keeps its capacity, so a check allocates nothing of its own beyond std::regex's
 // matching state (and compiling a pattern the thread has not met yet).
 struct CheckState {
-  // Compiled `pattern` and `patternProperties` regexes by their text; valijson's visitor, for
-  // the keywords left to it and for the pass that names a failure, shares the same cache.
-  std::unordered_map<std::string, std::regex> regexes;
+  // Compiled `pattern` and `patternProperties` regexes by their text.
+  std::unordered_map<std::string, Pattern> regexes;
+  // valijson's own std::regex cache, for the keywords left to its visitor and for the pass that
+  // names a failure (its type is valijson's).
+  std::unordered_map<std::string, std::regex> valijson_regexes;
   // One flag per member of every object being checked, innermost last: a member a `properties`
   // or `patternProperties` entry has matched is exempt from `additionalProperties`.
   std::vector<unsigned char> matched;
@@ -67,8 +70,8 @@ class CheckVisitor final : public Visitor {
   // Whether `value` satisfies `schema`, checked by a visitor of its own.
   bool satisfies(const rapidjson::Value& value, const valijson::Subschema& schema) const;
   // The compiled regex of `pattern`, or of the text in state_.pattern.
-  const std::regex& regex_for(std::string_view pattern);
-  const std::regex& cached_regex();
+  const Pattern& regex_for(std::string_view pattern);
+  const Pattern& cached_regex();
 
   const rapidjson::Value& value_;
   CheckState& state_;

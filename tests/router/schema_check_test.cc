@@ -138,7 +138,7 @@ rapidjson::Document parsed(std::string_view text) {
 bool valijson_decides(const valijson::Schema& schema, const rapidjson::Value& value,
                       CheckState& state) {
   valijson::ValidationResults results;
-  return Visitor(Adapter(value), {}, true, &results, state.regexes).validateSchema(schema);
+  return Visitor(Adapter(value), {}, true, &results, state.valijson_regexes).validateSchema(schema);
 }
 
 TEST(CheckVisitor, DecidesAsValijsonOnEveryKeywordAndDocument) {

@@ -382,7 +382,7 @@ TEST(ValidateHeaders, RequiredHeadersAndPatterns) {
 }
 
 TEST(CompilePattern, AnInvalidRegexIsReported) {
-  std::regex pattern;
+  Pattern pattern;
   std::string error;
   EXPECT_FALSE(compile_pattern("([0-9]", pattern, error));
   EXPECT_TRUE(error.starts_with("invalid regular expression: ")) << error;
