@@ -229,8 +229,8 @@ TEST_F(ProxyTest, TheTraceContextReachesTheOrigin) {
   EXPECT_NE(made.substr(3, 32), std::string(32, '0'));
   // ...the same trace id the access log gives for the request.
   const std::string logged = "\"trace_id\":\"" + made.substr(3, 32) + "\"";
-  EXPECT_TRUE(eventually([&] { return server_.out().find(logged) != std::string::npos; },
-                         Millis(2000)))
+  EXPECT_TRUE(
+      eventually([&] { return server_.out().find(logged) != std::string::npos; }, Millis(2000)))
       << server_.out();
 }
 
