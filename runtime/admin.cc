@@ -66,7 +66,7 @@ void respond_admin(std::string_view method, std::string_view path, const SharedS
   } else if (path == "/upstreams") {
     respond_json(out, 200, upstreams_json(app, shared.resolver.get()), framing);
   } else {
-    respond_json(out, 200, functions_json(app), framing);
+    respond_json(out, 200, functions_json(app, shared.io_backend), framing);
   }
 }
 
@@ -202,8 +202,10 @@ void respond_purge(std::string_view method, std::string_view query, SharedState&
   respond_json(out, 200, body, framing);
 }
 
-std::string functions_json(const App& app) {
-  std::string out = "{\"functions\":[";
+std::string functions_json(const App& app, IoBackend io) {
+  std::string out = "{\"io\":";
+  api::json::append_string(out, io_backend_name(io));
+  out += ",\"functions\":[";
   bool first = true;
   for (const Function& function : app.functions()) {
     out += first ? "" : ",";
@@ -445,6 +447,11 @@ std::string metrics_text(const SharedState& shared, const App& app) {
   labels.clear();
   append_label(labels, "version", kVersion);
   append_sample(out, "edgefn_build_info", labels, 1);
+  append_family(out, "edgefn_io_backend", "gauge",
+                "The I/O backend the workers serve with (io_uring, or epoll): always 1.");
+  labels.clear();
+  append_label(labels, "backend", io_backend_name(shared.io_backend));
+  append_sample(out, "edgefn_io_backend", labels, 1);
   append_family(out, "edgefn_startup_seconds", "gauge", "From exec to listening.");
   append_sample(
       out, "edgefn_startup_seconds", "",

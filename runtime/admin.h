@@ -9,6 +9,7 @@
 
 #include "runtime/app.h"
 #include "runtime/http_writer.h"
+#include "runtime/io.h"
 #include "runtime/offload_pool.h"
 
 namespace edgefn::runtime {
@@ -30,9 +31,9 @@ void respond_admin(std::string_view method, std::string_view path, const SharedS
 void respond_purge(std::string_view method, std::string_view query, SharedState& shared,
                    RedisClient* redis, std::string& out, const http::ResponseFraming& framing);
 
-// The /functions document: {"functions":[{"name","module","host","max_body_bytes","routes":[...],
-// "upstreams":[...]}...]}.
-std::string functions_json(const App& app);
+// The /functions document: {"io":"io_uring"|"epoll","functions":[{"name","module","host",
+// "max_body_bytes","routes":[...],"upstreams":[...]}...]}; `io` is the workers' backend.
+std::string functions_json(const App& app, IoBackend io);
 
 // The /upstreams document: {"upstreams":[{"name","url","state" ("closed", "open", "half_open"),
 // "consecutive_failures","times_opened","open_for_ms" (unless closed),"connections_open",

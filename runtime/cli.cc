@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "functions/registry.h"
+#include "runtime/io.h"
 #include "runtime/log.h"
 #include "runtime/server.h"
 
@@ -114,6 +115,12 @@ std::optional<CommandLine> parse_command_line(int argc, char** argv, std::string
         command.admin = value;
       } else if (name == "--log-level") {
         command.log_level = value;
+      } else if (name == "--io") {
+        if (IoMode mode; !parse_io_mode(value, mode)) {
+          error = "--io expects auto, uring or epoll";
+          return std::nullopt;
+        }
+        command.io = value;
       } else if (name == "--workers") {
         unsigned workers = 0;
         auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), workers);
@@ -145,11 +152,14 @@ void print_usage(std::FILE* out) {
   std::fprintf(out,
                "usage: edgefn serve [MANIFEST] [--listen ADDR] [--admin ADDR] [--workers N]\n"
                "                    [--log-level debug|info|warn|error] [--watch]\n"
+               "                    [--io auto|uring|epoll]\n"
                "       edgefn check MANIFEST\n"
                "       edgefn functions\n"
                "       edgefn --version\n"
                "MANIFEST defaults to ./edgefn.toml. SIGHUP reloads it; --watch also reloads it\n"
-               "when it or a body_schema file changes.\n");
+               "when it or a body_schema file changes. --io picks the I/O backend: auto (the\n"
+               "default) serves with io_uring, or with epoll and a warning where io_uring is\n"
+               "forbidden (container seccomp profiles); uring fails instead; epoll forces it.\n");
 }
 
 int run_check(const CommandLine& command) {
@@ -213,6 +223,9 @@ int run_serve(const CommandLine& command, const ProcessInfo& process) {
   }
 
   Server server(std::move(app), signal_fd);
+  IoMode io_mode = IoMode::kAuto;
+  parse_io_mode(command.io, io_mode);  // checked by parse_command_line
+  server.set_io_mode(io_mode);
   server.enable_reload(ReloadOptions{
       .load = [&command](std::vector<Diagnostic>& errors) -> std::shared_ptr<const App> {
         std::shared_ptr<const App> loaded = load_app(command, errors);
@@ -240,7 +253,7 @@ int run_serve(const CommandLine& command, const ProcessInfo& process) {
                static_cast<std::int64_t>(
                    std::chrono::duration_cast<std::chrono::microseconds>(startup).count()))
         .field("allocator", process.allocator)
-        .field("io", "io_uring")
+        .field("io", io_backend_name(server.io_backend()))
         .field("version", kVersion);
     write_log_line(line);
   }

@@ -22,6 +22,8 @@ struct CommandLine {
   std::optional<unsigned> workers;
   std::optional<std::string> log_level;
   bool watch = false;  // serve --watch: reload when the manifest or a schema file changes
+  // serve --io: auto (io_uring, else epoll with a warning), uring (io_uring or exit 1), epoll
+  std::string io = "auto";
 };
 
 // Parses argv; on a usage error returns nullopt and sets `error`.

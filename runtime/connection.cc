@@ -2,7 +2,6 @@
 #include "runtime/connection.h"
 
 #include <arpa/inet.h>
-#include <liburing.h>
 
 #include <cerrno>
 #include <charconv>
@@ -88,11 +87,7 @@ void Connection::open(int fd, bool admin) {
 }
 
 void Connection::arm_recv() {
-  io_uring_sqe* sqe = worker_.ring().sqe();
-  io_uring_prep_recv_multishot(sqe, fd_, nullptr, 0, 0);
-  sqe->flags |= IOSQE_BUFFER_SELECT;
-  sqe->buf_group = worker_.buffers().group();
-  io_uring_sqe_set_data64(sqe, make_tag(Op::kRecv, slot_));
+  worker_.io().recv_multishot(fd_, make_tag(Op::kRecv, slot_));
   recv_armed_ = true;
   recv_paused_ = false;
 }
@@ -100,17 +95,16 @@ void Connection::arm_recv() {
 void Connection::pause_recv() {
   if (!recv_armed_ || recv_paused_) return;
   recv_paused_ = true;
-  io_uring_sqe* sqe = worker_.ring().sqe();
-  io_uring_prep_cancel64(sqe, make_tag(Op::kRecv, slot_), 0);
-  io_uring_sqe_set_data64(sqe, make_tag(Op::kCancel, slot_));
+  worker_.io().cancel(fd_, make_tag(Op::kRecv, slot_), make_tag(Op::kCancel, slot_));
 }
 
-void Connection::on_recv(io_uring_cqe* cqe) {
-  recv_armed_ = (cqe->flags & IORING_CQE_F_MORE) != 0;
-  const int result = cqe->res;
+void Connection::on_recv(const Completion& completion) {
+  recv_armed_ = completion.more();
+  const int result = completion.result;
   if (result > 0) {
-    const auto id = static_cast<std::uint16_t>(cqe->flags >> IORING_CQE_BUFFER_SHIFT);
-    std::span<const char> data = worker_.buffers().buffer(id, static_cast<std::size_t>(result));
+    Io& io = worker_.io();
+    const std::uint16_t id = completion.buffer_id();
+    std::span<const char> data = io.buffer(id, static_cast<std::size_t>(result));
     switch (phase_) {
       case Phase::kReading:
         in_.append(data.data(), data.size());
@@ -122,7 +116,7 @@ void Connection::on_recv(io_uring_cqe* cqe) {
       default:
         break;  // closing: input is read only to find the peer's end
     }
-    worker_.buffers().recycle(id);
+    io.recycle(id);
   }
   if (phase_ == Phase::kClosed) {
     maybe_release();
@@ -1239,9 +1233,7 @@ void Connection::flush() {
   }
   out_sending_.swap(out_pending_);
   sent_ = 0;
-  io_uring_sqe* sqe = worker_.ring().sqe();
-  io_uring_prep_send(sqe, fd_, out_sending_.data(), out_sending_.size(), MSG_NOSIGNAL);
-  io_uring_sqe_set_data64(sqe, make_tag(Op::kSend, slot_));
+  worker_.io().send(fd_, out_sending_.data(), out_sending_.size(), make_tag(Op::kSend, slot_));
   send_in_flight_ = true;
 }
 
@@ -1261,10 +1253,8 @@ void Connection::on_send(int result) {
     worker_.idle_timers().arm(timer_, Clock::now());
   }
   if (sent_ < out_sending_.size()) {
-    io_uring_sqe* sqe = worker_.ring().sqe();
-    io_uring_prep_send(sqe, fd_, out_sending_.data() + sent_, out_sending_.size() - sent_,
-                       MSG_NOSIGNAL);
-    io_uring_sqe_set_data64(sqe, make_tag(Op::kSend, slot_));
+    worker_.io().send(fd_, out_sending_.data() + sent_, out_sending_.size() - sent_,
+                      make_tag(Op::kSend, slot_));
     send_in_flight_ = true;
     return;
   }
@@ -1283,9 +1273,7 @@ void Connection::start_linger() {
   phase_ = Phase::kLingering;
   in_.clear();
   stash_.clear();
-  io_uring_sqe* sqe = worker_.ring().sqe();
-  io_uring_prep_shutdown(sqe, fd_, SHUT_WR);
-  io_uring_sqe_set_data64(sqe, make_tag(Op::kShutdown, slot_));
+  worker_.io().shutdown_write(fd_, make_tag(Op::kShutdown, slot_));
   shutdown_in_flight_ = true;
   if (!recv_armed_) arm_recv();
   worker_.linger_timers().arm(timer_, Clock::now());
@@ -1320,9 +1308,7 @@ void Connection::close() {
   context_.reset();
   logger_.reset();
   if (recv_armed_ || send_in_flight_ || shutdown_in_flight_) {
-    io_uring_sqe* sqe = worker_.ring().sqe();
-    io_uring_prep_cancel_fd(sqe, fd_, IORING_ASYNC_CANCEL_ALL);
-    io_uring_sqe_set_data64(sqe, make_tag(Op::kCancel, slot_));
+    worker_.io().cancel_all(fd_, make_tag(Op::kCancel, slot_));
   }
   maybe_release();
 }
@@ -1333,9 +1319,7 @@ void Connection::maybe_release() {
       handling_ || fd_ < 0) {
     return;
   }
-  io_uring_sqe* sqe = worker_.ring().sqe();
-  io_uring_prep_close(sqe, fd_);
-  io_uring_sqe_set_data64(sqe, make_tag(Op::kClose, slot_));
+  worker_.io().close(fd_, make_tag(Op::kClose, slot_));
   fd_ = -1;
   in_.clear();
   stash_.clear();

@@ -31,6 +31,7 @@
 #include "runtime/app.h"
 #include "runtime/http_parser.h"
 #include "runtime/http_writer.h"
+#include "runtime/io.h"
 #include "runtime/kv_store.h"
 #include "runtime/log.h"
 #include "runtime/metrics.h"
@@ -38,8 +39,6 @@
 #include "runtime/request_fetch.h"
 #include "runtime/response_store.h"
 #include "runtime/timer_list.h"
-
-struct io_uring_cqe;
 
 namespace edgefn::runtime {
 
@@ -56,7 +55,7 @@ class Connection {
   void open(int fd, bool admin);
 
   // Completions routed here by the worker.
-  void on_recv(io_uring_cqe* cqe);
+  void on_recv(const Completion& completion);
   void on_send(int result);
   void on_shutdown(int result);
 

@@ -1,4 +1,4 @@
-// FetchClient: pooled keep-alive HTTP/1.1 connections to upstreams on the worker's ring.
+// FetchClient: pooled keep-alive HTTP/1.1 connections to upstreams on the worker's Io.
 #include "runtime/fetch_client.h"
 
 #include <netinet/in.h>
@@ -68,8 +68,8 @@ void count(std::atomic<std::uint64_t>& counter) {
 
 }  // namespace
 
-FetchClient::FetchClient(Ring& ring, AlarmQueue& alarms, Resolver& resolver)
-    : ring_(ring), alarms_(alarms), resolver_(resolver) {}
+FetchClient::FetchClient(Io& io, AlarmQueue& alarms, Resolver& resolver)
+    : io_(io), alarms_(alarms), resolver_(resolver) {}
 
 FetchClient::~FetchClient() {
   shut_down();
@@ -237,9 +237,7 @@ void FetchClient::open_link(UpstreamPool& pool, RequestFetch& fetch) {
   if (link.in.size() < kInitialBytes) link.in.resize(kInitialBytes);
   begin_exchange(link, fetch);
 
-  io_uring_sqe* sqe = ring_.sqe();
-  io_uring_prep_connect(sqe, fd, link.address.get(), link.address.length);
-  io_uring_sqe_set_data64(sqe, make_tag(Op::kUpstreamConnect, index));
+  io_.connect(fd, link.address.get(), link.address.length, make_tag(Op::kUpstreamConnect, index));
   link.connect_in_flight = true;
 }
 
@@ -301,17 +299,14 @@ std::uint64_t FetchClient::next_span_id() {
 }
 
 void FetchClient::send_more(UpstreamLink& link) {
-  io_uring_sqe* sqe = ring_.sqe();
-  io_uring_prep_send(sqe, link.fd, link.out.data() + link.sent, link.out.size() - link.sent,
-                     MSG_NOSIGNAL);
-  io_uring_sqe_set_data64(sqe, make_tag(Op::kUpstreamSend, link.index));
+  io_.send(link.fd, link.out.data() + link.sent, link.out.size() - link.sent,
+           make_tag(Op::kUpstreamSend, link.index));
   link.send_in_flight = true;
 }
 
 void FetchClient::arm_recv(UpstreamLink& link) {
-  io_uring_sqe* sqe = ring_.sqe();
-  io_uring_prep_recv(sqe, link.fd, link.in.data() + link.filled, link.in.size() - link.filled, 0);
-  io_uring_sqe_set_data64(sqe, make_tag(Op::kUpstreamRecv, link.index));
+  io_.recv(link.fd, link.in.data() + link.filled, link.in.size() - link.filled,
+           make_tag(Op::kUpstreamRecv, link.index));
   link.recv_in_flight = true;
 }
 
@@ -539,14 +534,12 @@ void FetchClient::close_link(UpstreamLink& link) {
   link.fetch = nullptr;
   link.state = UpstreamLink::State::kClosing;
   if (shut_down_) {
-    // The ring is going: nothing more reaches the kernel through it.
+    // The Io is going: nothing more reaches the kernel through it.
     if (link.fd >= 0) ::close(link.fd);
     link.fd = -1;
     link.connect_in_flight = link.send_in_flight = link.recv_in_flight = false;
   } else if (link.busy()) {
-    io_uring_sqe* sqe = ring_.sqe();
-    io_uring_prep_cancel_fd(sqe, link.fd, IORING_ASYNC_CANCEL_ALL);
-    io_uring_sqe_set_data64(sqe, make_tag(Op::kCancel, 0));
+    io_.cancel_all(link.fd, make_tag(Op::kCancel, 0));
   }
   maybe_release(link);
 }
@@ -554,9 +547,7 @@ void FetchClient::close_link(UpstreamLink& link) {
 void FetchClient::maybe_release(UpstreamLink& link) {
   if (link.state != UpstreamLink::State::kClosing || link.busy()) return;
   if (link.fd >= 0) {
-    io_uring_sqe* sqe = ring_.sqe();
-    io_uring_prep_close(sqe, link.fd);
-    io_uring_sqe_set_data64(sqe, make_tag(Op::kClose, 0));
+    io_.close(link.fd, make_tag(Op::kClose, 0));
     link.fd = -1;
   }
   link.pool->upstream->counters->open.fetch_sub(1, std::memory_order_relaxed);

@@ -32,9 +32,9 @@
 #include "runtime/alarm_queue.h"
 #include "runtime/app.h"
 #include "runtime/http_response_parser.h"
+#include "runtime/io.h"
 #include "runtime/request_fetch.h"
 #include "runtime/resolver.h"
-#include "runtime/uring.h"
 
 namespace edgefn::runtime {
 
@@ -90,7 +90,7 @@ struct UpstreamPool {
 class FetchClient {
  public:
   // `resolver` resolves upstreams whose host is a name.
-  FetchClient(Ring& ring, AlarmQueue& alarms, Resolver& resolver);
+  FetchClient(Io& io, AlarmQueue& alarms, Resolver& resolver);
   ~FetchClient();
   FetchClient(const FetchClient&) = delete;
   FetchClient& operator=(const FetchClient&) = delete;
@@ -114,7 +114,7 @@ class FetchClient {
   void retire_pools(const App& current);
   // Hands finished calls their results; the worker's loop calls it after the completions.
   void deliver();
-  // The worker is going away and the ring with it: no more submissions; fds are closed
+  // The worker is going away and the Io with it: no more submissions; fds are closed
   // directly.
   void shut_down();
 
@@ -150,7 +150,7 @@ class FetchClient {
   void maybe_release(UpstreamLink& link);
   void drop_retired_pools();
 
-  Ring& ring_;
+  Io& io_;
   AlarmQueue& alarms_;
   Resolver& resolver_;
   std::vector<std::unique_ptr<UpstreamPool>> pools_;

@@ -1,4 +1,4 @@
-// RedisClient: pipelined Redis connections on the worker's ring, with timeouts and backoff.
+// RedisClient: pipelined Redis connections on the worker's Io, with timeouts and backoff.
 #include "runtime/redis_client.h"
 
 #include <netinet/in.h>
@@ -71,16 +71,16 @@ struct RedisClient::Link final : api::Alarm {
   Clock::time_point progress{};  // the last answer, or the first command of a waiting run
 };
 
-RedisClient::RedisClient(Ring& ring, AlarmQueue& alarms, const RedisConfig& config,
-                         Listener& listener, Resolver& resolver)
-    : ring_(ring), alarms_(alarms), config_(config), listener_(listener), resolver_(resolver) {
+RedisClient::RedisClient(Io& io, AlarmQueue& alarms, const RedisConfig& config, Listener& listener,
+                         Resolver& resolver)
+    : io_(io), alarms_(alarms), config_(config), listener_(listener), resolver_(resolver) {
   links_.reserve(config_.connections);
   for (unsigned i = 0; i < config_.connections; ++i)
     links_.push_back(std::make_unique<Link>(*this, i, config_.max_value_bytes + kReplyFraming));
 }
 
 RedisClient::~RedisClient() {
-  // The worker's ring goes after this, and its operations with it; the sockets close here.
+  // The worker's Io goes after this, and its operations with it; the sockets close here.
   for (auto& link : links_) {
     alarms_.cancel(*link);
     if (link->fd >= 0) ::close(link->fd);
@@ -214,9 +214,7 @@ void RedisClient::connect(Link& link) {
   }
   const int one = 1;
   ::setsockopt(link.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  io_uring_sqe* sqe = ring_.sqe();
-  io_uring_prep_connect(sqe, link.fd, address, link.address.length);
-  io_uring_sqe_set_data64(sqe, make_tag(Op::kRedisConnect, link.index));
+  io_.connect(link.fd, address, link.address.length, make_tag(Op::kRedisConnect, link.index));
   link.connect_in_flight = true;
   link.state = Link::State::kConnecting;
   link.progress = Clock::now();
@@ -230,16 +228,13 @@ void RedisClient::flush(Link& link) {
   link.sending.assign(output);
   link.pipe.consumed(output.size());
   link.sent = 0;
-  io_uring_sqe* sqe = ring_.sqe();
-  io_uring_prep_send(sqe, link.fd, link.sending.data(), link.sending.size(), MSG_NOSIGNAL);
-  io_uring_sqe_set_data64(sqe, make_tag(Op::kRedisSend, link.index));
+  io_.send(link.fd, link.sending.data(), link.sending.size(), make_tag(Op::kRedisSend, link.index));
   link.send_in_flight = true;
 }
 
 void RedisClient::arm_recv(Link& link) {
-  io_uring_sqe* sqe = ring_.sqe();
-  io_uring_prep_recv(sqe, link.fd, link.received.data(), link.received.size(), 0);
-  io_uring_sqe_set_data64(sqe, make_tag(Op::kRedisRecv, link.index));
+  io_.recv(link.fd, link.received.data(), link.received.size(),
+           make_tag(Op::kRedisRecv, link.index));
   link.recv_in_flight = true;
 }
 
@@ -290,10 +285,8 @@ void RedisClient::on_send(Link& link, int result) {
   }
   link.sent += static_cast<std::size_t>(result);
   if (link.sent < link.sending.size()) {
-    io_uring_sqe* sqe = ring_.sqe();
-    io_uring_prep_send(sqe, link.fd, link.sending.data() + link.sent,
-                       link.sending.size() - link.sent, MSG_NOSIGNAL);
-    io_uring_sqe_set_data64(sqe, make_tag(Op::kRedisSend, link.index));
+    io_.send(link.fd, link.sending.data() + link.sent, link.sending.size() - link.sent,
+             make_tag(Op::kRedisSend, link.index));
     return;
   }
   link.send_in_flight = false;
@@ -333,9 +326,7 @@ void RedisClient::fail(Link& link) {
   link.state = Link::State::kClosing;
   link.pipe.fail_all([this](cache::RedisPipe::Token token) { answer(token, nullptr); });
   if (link.busy()) {
-    io_uring_sqe* sqe = ring_.sqe();
-    io_uring_prep_cancel_fd(sqe, link.fd, IORING_ASYNC_CANCEL_ALL);
-    io_uring_sqe_set_data64(sqe, make_tag(Op::kCancel, 0));
+    io_.cancel_all(link.fd, make_tag(Op::kCancel, 0));
   }
   maybe_closed(link);
 }
@@ -343,9 +334,7 @@ void RedisClient::fail(Link& link) {
 void RedisClient::maybe_closed(Link& link) {
   if (link.state != Link::State::kClosing || link.busy()) return;
   if (link.fd >= 0) {
-    io_uring_sqe* sqe = ring_.sqe();
-    io_uring_prep_close(sqe, link.fd);
-    io_uring_sqe_set_data64(sqe, make_tag(Op::kClose, 0));
+    io_.close(link.fd, make_tag(Op::kClose, 0));
     link.fd = -1;
   }
   link.backoff = std::clamp(link.backoff * 2, kFirstBackoff, kMaxBackoff);

@@ -1,7 +1,7 @@
 // RedisClient: a worker's connections to the [cache.redis] server (the cache's L3), driven by
-// the worker's own io_uring: no thread of its own, no blocking call. Commands are pipelined on
-// a few connections, RESP answering strictly in order on each (cache::RedisPipe); the reply to a
-// call reaches the worker's Listener with the token it was made with.
+// the worker's own Io (io_uring or epoll): no thread of its own, no blocking call. Commands are
+// pipelined on a few connections, RESP answering strictly in order on each (cache::RedisPipe); the
+// reply to a call reaches the worker's Listener with the token it was made with.
 //
 // Layout in Redis: every variant of a URI is a field of one hash, so one DEL invalidates them
 // all (as an unsafe method must), on every node that shares the server:
@@ -37,11 +37,9 @@
 #include "cache/redis_pipe.h"
 #include "functions/api/alarm.h"
 #include "runtime/alarm_queue.h"
+#include "runtime/io.h"
 #include "runtime/manifest.h"
 #include "runtime/resolver.h"
-#include "runtime/uring.h"
-
-struct io_uring_cqe;
 
 namespace edgefn::runtime {
 
@@ -74,7 +72,7 @@ class RedisClient {
 
   // `resolver` finds the server when the config names it by host (a connection attempt while
   // the name is not resolved yet fails like a refused one, and is retried after the backoff).
-  RedisClient(Ring& ring, AlarmQueue& alarms, const RedisConfig& config, Listener& listener,
+  RedisClient(Io& io, AlarmQueue& alarms, const RedisConfig& config, Listener& listener,
               Resolver& resolver);
   ~RedisClient();
   RedisClient(const RedisClient&) = delete;
@@ -133,7 +131,7 @@ class RedisClient {
   void write_with_expiry(std::initializer_list<std::string_view> command, std::string_view key,
                          std::chrono::milliseconds ttl);
 
-  Ring& ring_;
+  Io& io_;
   AlarmQueue& alarms_;
   const RedisConfig config_;
   Listener& listener_;

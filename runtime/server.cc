@@ -13,6 +13,7 @@
 #include <mutex>
 
 #include "runtime/admin.h"
+#include "runtime/log.h"
 #include "runtime/thread_name.h"
 
 namespace edgefn::runtime {
@@ -25,7 +26,21 @@ struct StartLatch {
   std::condition_variable ready;
   unsigned started = 0;
   std::string error;
+  // The backend is decided by the first worker under --io=auto; the others wait for it.
+  std::condition_variable decision;
+  bool decided = false;
+  bool abandoned = false;  // the first worker has no Io: the others need none either
 };
+
+// What the warning says to do; deploy/seccomp.json is the runtime default plus these calls, and
+// deploy/seccomp-oci.json the same resolved for containerd, which reads Localhost profiles in
+// the OCI format.
+constexpr std::string_view kIoUringHint =
+    "allow io_uring_setup, io_uring_enter and io_uring_register in the seccomp profile, as "
+    "deploy/seccomp.json does (podman/Docker: --security-opt seccomp=deploy/seccomp.json; "
+    "Kubernetes: seccompProfile: {type: Localhost} with deploy/seccomp-oci.json on the node); "
+    "on the host, kernel.io_uring_disabled must be 0. --io=epoll selects epoll without this "
+    "warning";
 
 constexpr int kListenBacklog = 4096;
 // Scrapes waiting for the admin pool's thread; more at once get 503 (Prometheus retries).
@@ -130,11 +145,24 @@ bool Server::start(std::string& error) {
   signal_fd_ = -1;  // the first worker owns it now
   running_ = true;
   StartLatch latch;
+  if (io_mode_ != IoMode::kAuto) {
+    shared_.io_backend = io_mode_ == IoMode::kEpoll ? IoBackend::kEpoll : IoBackend::kUring;
+    latch.decided = true;
+  }
   for (unsigned i = 1; i < count; ++i) {
     threads_.emplace_back([this, i, &latch] {
       name_thread("edgefn-worker");
+      bool abandoned;
+      {
+        std::unique_lock lock(latch.mutex);
+        latch.decision.wait(lock, [&] { return latch.decided; });
+        abandoned = latch.abandoned;
+      }
       std::string setup_error;
-      const bool ok = workers_[i]->setup(setup_error);
+      IoSetupError io_error;
+      bool ok = !abandoned && workers_[i]->open_io(shared_.io_backend, io_error);
+      if (!ok) setup_error = io_error.message;
+      if (ok) ok = workers_[i]->setup(setup_error);
       {
         // Notified under the lock: once start() sees the count, the latch on its stack is gone.
         std::lock_guard lock(latch.mutex);
@@ -149,7 +177,14 @@ bool Server::start(std::string& error) {
     });
   }
   std::string first_error;
-  const bool first_ok = workers_[0]->setup(first_error);
+  const bool first_io = open_first_io(first_error);
+  if (io_mode_ == IoMode::kAuto) {
+    std::lock_guard lock(latch.mutex);
+    latch.decided = true;
+    latch.abandoned = !first_io;
+  }
+  latch.decision.notify_all();
+  const bool first_ok = first_io && workers_[0]->setup(first_error);
   std::unique_lock lock(latch.mutex);
   latch.ready.wait(lock, [&] { return latch.started == count - 1; });
   if (!first_ok) latch.error = first_error;
@@ -164,6 +199,30 @@ bool Server::start(std::string& error) {
   // Names are resolved in the background from now: the first call to an upstream finds its
   // addresses ready, and start-up did not wait for DNS.
   shared_.watch_upstreams(*shared_.current_app());
+  return true;
+}
+
+bool Server::open_first_io(std::string& error) {
+  Worker& first = *workers_[0];
+  IoSetupError uring;
+  if (io_mode_ != IoMode::kAuto) {
+    if (first.open_io(shared_.io_backend, uring)) return true;
+    error = uring.message;
+    return false;
+  }
+  if (first.open_io(IoBackend::kUring, uring)) {
+    shared_.io_backend = IoBackend::kUring;
+    return true;
+  }
+  IoSetupError epoll;
+  if (!first.open_io(IoBackend::kEpoll, epoll)) {
+    error = uring.message + "; " + epoll.message;
+    return false;
+  }
+  shared_.io_backend = IoBackend::kEpoll;
+  LogLine line(LogLevel::kWarn, "io_uring unavailable, serving with epoll");
+  line.field("reason", uring.reason).field("hint", kIoUringHint);
+  write_log_line(line);
   return true;
 }
 

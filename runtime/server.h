@@ -11,6 +11,7 @@
 
 #include "runtime/address.h"
 #include "runtime/app.h"
+#include "runtime/io.h"
 #include "runtime/reloader.h"
 #include "runtime/worker.h"
 
@@ -33,6 +34,9 @@ class Server {
 
   // Before start(): reload the manifest on SIGHUP (and on file changes with options.watch).
   void enable_reload(ReloadOptions options);
+  // Before start(): which I/O backend the workers use (default kAuto: io_uring, else epoll
+  // with one warning line saying why and how to allow io_uring).
+  void set_io_mode(IoMode mode) { io_mode_ = mode; }
 
   // Runs the first worker on the calling thread (the one that called start) until every worker
   // has drained, then joins the others. kDrainTimeout: drain_timeout passed first; the other
@@ -43,6 +47,8 @@ class Server {
   const SocketAddress& listen_address() const { return listen_address_; }
   const SocketAddress& admin_address() const { return admin_address_; }
   unsigned workers() const { return static_cast<unsigned>(workers_.size()); }
+  // After start(): the backend every worker serves with.
+  IoBackend io_backend() const { return shared_.io_backend; }
   // How long start-up took, from exec to listening (edgefn_startup_seconds).
   void note_startup(std::chrono::nanoseconds startup) {
     shared_.startup_nanoseconds.store(startup.count(), std::memory_order_relaxed);
@@ -58,6 +64,9 @@ class Server {
   bool bind_listener(const SocketAddress& address, bool reuse_port, int& fd, SocketAddress& bound,
                      std::string& error);
   void stop_threads();
+  // kAuto: opens worker 0's Io, on io_uring if it can, else on epoll with the warning; false
+  // with `error` set when neither works.
+  bool open_first_io(std::string& error);
 
   SharedState shared_;
   std::unique_ptr<Reloader> reloader_;
@@ -66,6 +75,7 @@ class Server {
   std::vector<std::unique_ptr<Worker>> workers_;
   std::vector<std::thread> threads_;  // workers 1..N-1
   int signal_fd_;
+  IoMode io_mode_ = IoMode::kAuto;
   bool running_ = false;
 };
 

@@ -62,7 +62,7 @@ Ring::~Ring() {
   if (initialized_) io_uring_queue_exit(&ring_);
 }
 
-bool Ring::init(unsigned entries, std::string& error) {
+bool Ring::init(unsigned entries, std::string& error, std::string& reason) {
   io_uring_params params{};
   // Completions run only when this thread asks for them, never as interrupts of its work.
   params.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_CQSIZE;
@@ -76,7 +76,8 @@ bool Ring::init(unsigned entries, std::string& error) {
     rc = io_uring_queue_init_params(entries, &ring_, &params);
   }
   if (rc < 0) {
-    error = "io_uring is not available: io_uring_setup failed: " + errno_text(rc);
+    reason = "io_uring_setup failed: " + errno_text(rc);
+    error = "io_uring is not available: " + reason;
     if (rc == -EPERM || rc == -ENOSYS) {
       error +=
           " (container runtimes' default seccomp profiles block io_uring: allow io_uring_setup, "
@@ -86,6 +87,7 @@ bool Ring::init(unsigned entries, std::string& error) {
   }
   initialized_ = true;
   error = check_ring_features(&ring_);
+  reason = error;
   return error.empty();
 }
 

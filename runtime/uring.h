@@ -1,5 +1,5 @@
-// io_uring plumbing shared by the workers: the start-up probe, a ring whose SQE getter never
-// fails, a provided-buffer ring, and the user_data layout every completion is decoded with.
+// io_uring plumbing behind UringIo: the start-up probe, a ring whose SQE getter never fails, and
+// a provided-buffer ring. Completions are decoded with the tags of runtime/io.h.
 #pragma once
 
 #include <liburing.h>
@@ -9,38 +9,6 @@
 #include <string>
 
 namespace edgefn::runtime {
-
-// What a completion belongs to. user_data = op << 56 | index, so a completion needs no lookup
-// beyond the connection table (see SubmissionTag).
-enum class Op : std::uint8_t {
-  kAccept = 1,    // index: listener (0 public, 1 admin)
-  kRecv,          // index: connection slot
-  kSend,          // index: connection slot
-  kShutdown,      // index: connection slot
-  kCancel,        // completion ignored
-  kClose,         // completion ignored
-  kTick,          // the worker's periodic timer
-  kWake,          // eventfd read: another thread wants the worker's attention
-  kLogWrite,      // the worker's log buffer reached stdout
-  kSignal,        // signalfd read: SIGTERM, SIGINT or SIGHUP (first worker only)
-  kDeadline,      // the timeout armed for the earliest alarm; index: its arming sequence
-  kRedisConnect,  // index: the worker's Redis connection (RedisClient)
-  kRedisSend,
-  kRedisRecv,
-  kUpstreamConnect,  // index: the worker's upstream connection (FetchClient)
-  kUpstreamSend,
-  kUpstreamRecv,
-};
-
-constexpr std::uint64_t make_tag(Op op, std::uint32_t index) {
-  return (static_cast<std::uint64_t>(op) << 56) | index;
-}
-constexpr Op tag_op(std::uint64_t tag) {
-  return static_cast<Op>(tag >> 56);
-}
-constexpr std::uint32_t tag_index(std::uint64_t tag) {
-  return static_cast<std::uint32_t>(tag);
-}
 
 // Checks a freshly created ring for what the workers use: the opcodes (asked of the kernel), and
 // multishot accept and recv with provided-buffer rings (kernel 6.0, which has no probe bit for
@@ -56,9 +24,10 @@ class Ring {
   Ring& operator=(const Ring&) = delete;
 
   // Sets the ring up with single-issuer, deferred task running when the kernel has them, and
-  // checks its features. On failure `error` says why, including when io_uring is missing or
-  // forbidden (as container runtimes' default seccomp profiles do).
-  bool init(unsigned entries, std::string& error);
+  // checks its features. On failure `error` says why and what to do, including when io_uring is
+  // missing or forbidden (as container runtimes' default seccomp profiles do), and `reason` is
+  // the bare cause ("io_uring_setup failed: Operation not permitted").
+  bool init(unsigned entries, std::string& error, std::string& reason);
 
   // A zeroed SQE; when the submission queue is full it submits first, so it never returns null.
   io_uring_sqe* sqe();

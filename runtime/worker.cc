@@ -1,4 +1,4 @@
-// The worker loop: one thread draining one ring's completions and dispatching them by tag.
+// The worker loop: one thread draining one Io's completions and dispatching them by tag.
 #include "runtime/worker.h"
 
 #include <unistd.h>
@@ -22,15 +22,14 @@ void write_all(std::string_view bytes) {
   }
 }
 
-// Ring size: Ring::sqe() submits when the queue is full, so the submission queue only needs to
-// cover a typical loop turn; completions get four times the room (IORING_SETUP_CQSIZE), and a
-// burst beyond that waits in the kernel (IORING_FEAT_NODROP) rather than being lost.
-constexpr unsigned kRingEntries = 256;
-// Provided buffers for multishot recv: copied out and recycled at once, so a few hundred cover
-// thousands of connections. 8 KiB holds a typical request in one completion.
-constexpr unsigned kRecvBuffers = 256;
-constexpr unsigned kRecvBufferBytes = 8 * 1024;
-constexpr std::uint16_t kRecvBufferGroup = 0;
+// Ring size (io_uring): Ring::sqe() submits when the queue is full, so the submission queue only
+// needs to cover a typical loop turn; completions get four times the room (IORING_SETUP_CQSIZE),
+// and a burst beyond that waits in the kernel (IORING_FEAT_NODROP) rather than being lost. Provided
+// buffers for multishot recv: copied out and recycled at once, so a few hundred cover thousands of
+// connections. 8 KiB holds a typical request in one completion.
+constexpr IoOptions kIoOptions{.entries = 256, .buffer_count = 256, .buffer_bytes = 8 * 1024};
+// How long a stopping worker waits for each log write still in flight.
+constexpr auto kLastLogWait = std::chrono::milliseconds(50);
 // Timers are checked and the Date header refreshed this often.
 constexpr long kTickNanoseconds = 100'000'000;
 // How long a closing connection waits for its peer's end after our final response.
@@ -74,8 +73,7 @@ Worker::Worker(unsigned id, SharedState& shared, int listen_fd, int admin_fd, in
       app_generation_(shared.app_generation()),
       listeners_{listen_fd, admin_fd},
       signal_fd_(signal_fd),
-      l1_(shared.cache.l1_bytes, shared.cache.max_entry_fraction),
-      fetch_(ring_, alarms_, *shared.resolver) {
+      l1_(shared.cache.l1_bytes, shared.cache.max_entry_fraction) {
   const ServerConfig& server = shared.server;
   metrics_.index(*app_);
   sample_state_ ^= (static_cast<std::uint64_t>(id) + 1) * 0xbf58476d1ce4e5b9u;  // per worker
@@ -85,8 +83,8 @@ Worker::Worker(unsigned id, SharedState& shared, int listen_fd, int admin_fd, in
 }
 
 Worker::~Worker() {
-  // The ring is destroyed first among the members: nothing may be submitted from here on.
-  fetch_.shut_down();
+  // The Io is destroyed first among the members: nothing may be submitted from here on.
+  if (fetch_) fetch_->shut_down();
   for (int& fd : listeners_) {
     if (fd >= 0) ::close(fd);
   }
@@ -97,27 +95,30 @@ Worker::~Worker() {
   if (signal_fd_ >= 0) ::close(signal_fd_);
 }
 
+bool Worker::open_io(IoBackend backend, IoSetupError& error) {
+  io_ = make_io(backend, kIoOptions, error);
+  return io_ != nullptr;
+}
+
 bool Worker::setup(std::string& error) {
-  if (!ring_.init(kRingEntries, error)) return false;
-  if (!buffers_.init(ring_.get(), kRecvBufferGroup, kRecvBuffers, kRecvBufferBytes, error)) {
-    return false;
-  }
+  fetch_.emplace(*io_, alarms_, *shared_.resolver);
+  log_fd_ = io_->log_output();
   wake_fd_ = eventfd(0, EFD_CLOEXEC);
   if (wake_fd_ < 0) {
-    error = "eventfd failed";
+    error = std::string("eventfd failed: ") + std::strerror(errno);
     return false;
   }
   for (unsigned listener : {kPublic, kAdmin}) {
     if (listeners_[listener] >= 0) arm_accept(listener);
   }
   if (shared_.cache.redis) {
-    redis_.emplace(ring_, alarms_, *shared_.cache.redis, static_cast<RedisClient::Listener&>(*this),
+    redis_.emplace(*io_, alarms_, *shared_.cache.redis, static_cast<RedisClient::Listener&>(*this),
                    *shared_.resolver);
   }
   arm_tick();
   arm_wake();
   if (signal_fd_ >= 0) arm_signal();
-  io_uring_submit(ring_.get());
+  io_->submit();
   return true;
 }
 
@@ -151,25 +152,18 @@ void Worker::wake() {
 }
 
 Worker::Exit Worker::run() {
-  io_uring* ring = ring_.get();
   Exit exit = Exit::kDrained;
   while (!finished()) {
     if (signal_fd_ >= 0 && draining_ && Clock::now() >= drain_deadline_) {
       exit = Exit::kDrainTimeout;
       break;
     }
-    int rc = io_uring_submit_and_wait(ring, 1);
-    if (rc < 0 && rc != -EINTR && rc != -EBUSY) break;
-    unsigned head;
-    unsigned seen = 0;
-    io_uring_cqe* cqe;
-    io_uring_for_each_cqe(ring, head, cqe) {
-      dispatch(cqe);
-      ++seen;
-    }
-    io_uring_cq_advance(ring, seen);
+    std::span<const Completion> completions;
+    if (!io_->wait(std::nullopt, completions)) break;
+    for (const Completion& completion : completions)
+      dispatch(completion);
     fire_alarms();
-    fetch_.deliver();
+    fetch_->deliver();
     for (std::size_t i = 0; i < deferred_.size(); ++i) {
       deferred_[i]->resume();
       deferred_[i]->track_state();
@@ -186,19 +180,17 @@ Worker::Exit Worker::run() {
   }
   // The last turn may have queued closes of drained connections: they must reach the kernel,
   // or those sockets would stay open until the process exits.
-  io_uring_submit(ring);
+  io_->submit();
   // Log lines still queued go out before the thread ends: wait (briefly: stdout may be a pipe
   // nobody reads) for the write in flight, then write the rest directly.
   for (int attempt = 0; attempt < 10 && log_.writing(); ++attempt) {
-    __kernel_timespec wait{0, 50'000'000};
-    io_uring_cqe* cqe = nullptr;
-    if (io_uring_wait_cqe_timeout(ring, &cqe, &wait) == 0 && cqe != nullptr) {
-      if (tag_op(io_uring_cqe_get_data64(cqe)) == Op::kLogWrite) {
-        std::string_view rest = log_.finish_write(cqe->res);
-        if (!rest.empty()) write_all(rest);
-        log_.finish_write(static_cast<int>(rest.size()));
-      }
-      io_uring_cqe_seen(ring, cqe);
+    std::span<const Completion> completions;
+    if (!io_->wait(kLastLogWait, completions)) break;
+    for (const Completion& completion : completions) {
+      if (tag_op(completion.tag) != Op::kLogWrite) continue;
+      std::string_view rest = log_.finish_write(completion.result);
+      if (!rest.empty()) write_all(rest);
+      log_.finish_write(static_cast<int>(rest.size()));
     }
   }
   if (!log_.writing() && log_.has_pending()) write_all(log_.start_write());
@@ -212,23 +204,23 @@ bool Worker::finished() const {
   return listeners_[kAdmin] < 0 || shared_.connections.load(std::memory_order_relaxed) == 0;
 }
 
-void Worker::dispatch(io_uring_cqe* cqe) {
-  const std::uint64_t tag = io_uring_cqe_get_data64(cqe);
+void Worker::dispatch(const Completion& completion) {
+  const std::uint64_t tag = completion.tag;
   const std::uint32_t index = tag_index(tag);
   switch (tag_op(tag)) {
     case Op::kAccept:
-      on_accept(index, cqe);
+      on_accept(index, completion);
       break;
     case Op::kRecv:
-      slots_[index]->on_recv(cqe);
+      slots_[index]->on_recv(completion);
       slots_[index]->track_state();
       break;
     case Op::kSend:
-      slots_[index]->on_send(cqe->res);
+      slots_[index]->on_send(completion.result);
       slots_[index]->track_state();
       break;
     case Op::kShutdown:
-      slots_[index]->on_shutdown(cqe->res);
+      slots_[index]->on_shutdown(completion.result);
       slots_[index]->track_state();
       break;
     case Op::kTick:
@@ -241,33 +233,28 @@ void Worker::dispatch(io_uring_cqe* cqe) {
       grant_waiters();
       release_followers();
       take_offloaded();
-      fetch_.addresses_changed();
+      fetch_->addresses_changed();
       break;
     case Op::kDeadline:
       if (index == deadline_sequence_) armed_deadline_ = Clock::time_point::max();
       break;
     case Op::kLogWrite: {
-      std::string_view rest = log_.finish_write(cqe->res);
-      if (!rest.empty()) {
-        io_uring_sqe* sqe = ring_.sqe();
-        io_uring_prep_write(sqe, STDOUT_FILENO, rest.data(), static_cast<unsigned>(rest.size()),
-                            static_cast<std::uint64_t>(-1));
-        io_uring_sqe_set_data64(sqe, make_tag(Op::kLogWrite, 0));
-      }
+      std::string_view rest = log_.finish_write(completion.result);
+      if (!rest.empty()) io_->write(log_fd_, rest.data(), rest.size(), make_tag(Op::kLogWrite, 0));
       break;
     }
     case Op::kSignal:
-      on_signal(cqe->res);
+      on_signal(completion.result);
       break;
     case Op::kRedisConnect:
     case Op::kRedisSend:
     case Op::kRedisRecv:
-      if (redis_) redis_->on_completion(tag_op(tag), index, cqe->res);
+      if (redis_) redis_->on_completion(tag_op(tag), index, completion.result);
       break;
     case Op::kUpstreamConnect:
     case Op::kUpstreamSend:
     case Op::kUpstreamRecv:
-      fetch_.on_completion(tag_op(tag), index, cqe->res);
+      fetch_->on_completion(tag_op(tag), index, completion.result);
       break;
     case Op::kCancel:
     case Op::kClose:
@@ -281,15 +268,13 @@ void Worker::redis_answered(std::uint64_t token, const cache::RedisReply* reply)
 }
 
 void Worker::arm_accept(unsigned listener) {
-  io_uring_sqe* sqe = ring_.sqe();
-  io_uring_prep_multishot_accept(sqe, listeners_[listener], nullptr, nullptr, SOCK_CLOEXEC);
-  io_uring_sqe_set_data64(sqe, make_tag(Op::kAccept, listener));
+  io_->accept_multishot(listeners_[listener], make_tag(Op::kAccept, listener));
   accept_armed_[listener] = true;
 }
 
-void Worker::on_accept(unsigned listener, io_uring_cqe* cqe) {
-  const bool more = (cqe->flags & IORING_CQE_F_MORE) != 0;
-  const int fd = cqe->res;
+void Worker::on_accept(unsigned listener, const Completion& completion) {
+  const bool more = completion.more();
+  const int fd = completion.result;
   if (!more) {
     accept_armed_[listener] = false;
     // The kernel also ends a multishot accept when the completion queue overflows (with a
@@ -318,9 +303,7 @@ void Worker::on_accept(unsigned listener, io_uring_cqe* cqe) {
       (draining_ || shared_.connections.fetch_add(1, std::memory_order_relaxed) >= limit)) {
     if (!draining_) shared_.connections.fetch_sub(1, std::memory_order_relaxed);
     shared_.rejected_connections.fetch_add(1, std::memory_order_relaxed);
-    io_uring_sqe* sqe = ring_.sqe();
-    io_uring_prep_close(sqe, fd);
-    io_uring_sqe_set_data64(sqe, make_tag(Op::kClose, 0));
+    io_->close(fd, make_tag(Op::kClose, 0));
     return;
   }
   allocate(fd, admin);
@@ -354,9 +337,7 @@ void Worker::arm_tick() {
   tick_.tv_sec = 0;
   tick_.tv_nsec = kTickNanoseconds;
   tick_due_ = Clock::now() + std::chrono::nanoseconds(kTickNanoseconds);
-  io_uring_sqe* sqe = ring_.sqe();
-  io_uring_prep_timeout(sqe, &tick_, 0, 0);
-  io_uring_sqe_set_data64(sqe, make_tag(Op::kTick, 0));
+  io_->timeout(tick_, false, make_tag(Op::kTick, 0));
 }
 
 void Worker::on_tick() {
@@ -387,7 +368,7 @@ void Worker::refresh_app() {
   app_generation_ = generation;
   app_ = shared_.current_app();
   metrics_.index(*app_);
-  fetch_.retire_pools(*app_);
+  fetch_->retire_pools(*app_);
 }
 
 void Worker::fire_alarms() {
@@ -409,9 +390,7 @@ void Worker::arm_deadline() {
       std::chrono::duration_cast<std::chrono::nanoseconds>(armed_deadline_.time_since_epoch());
   deadline_.tv_sec = since_epoch.count() / 1'000'000'000;
   deadline_.tv_nsec = since_epoch.count() % 1'000'000'000;
-  io_uring_sqe* sqe = ring_.sqe();
-  io_uring_prep_timeout(sqe, &deadline_, 0, IORING_TIMEOUT_ABS);
-  io_uring_sqe_set_data64(sqe, make_tag(Op::kDeadline, ++deadline_sequence_));
+  io_->timeout(deadline_, true, make_tag(Op::kDeadline, ++deadline_sequence_));
 }
 
 bool Worker::hand_over(router::ConcurrencyLimit& limit) {
@@ -474,15 +453,11 @@ void Worker::take_offloaded() {
 }
 
 void Worker::arm_wake() {
-  io_uring_sqe* sqe = ring_.sqe();
-  io_uring_prep_read(sqe, wake_fd_, &wake_value_, sizeof wake_value_, 0);
-  io_uring_sqe_set_data64(sqe, make_tag(Op::kWake, 0));
+  io_->read(wake_fd_, &wake_value_, sizeof wake_value_, make_tag(Op::kWake, 0));
 }
 
 void Worker::arm_signal() {
-  io_uring_sqe* sqe = ring_.sqe();
-  io_uring_prep_read(sqe, signal_fd_, &signal_info_, sizeof signal_info_, 0);
-  io_uring_sqe_set_data64(sqe, make_tag(Op::kSignal, 0));
+  io_->read(signal_fd_, &signal_info_, sizeof signal_info_, make_tag(Op::kSignal, 0));
 }
 
 void Worker::on_signal(int result) {
@@ -513,9 +488,7 @@ void Worker::begin_drain() {
   // Stop taking new public connections: cancel the accept and close the listener, so the
   // kernel refuses connections instead of queueing them. The admin listener stays for /readyz.
   if (accept_armed_[kPublic]) {
-    io_uring_sqe* sqe = ring_.sqe();
-    io_uring_prep_cancel64(sqe, make_tag(Op::kAccept, kPublic), 0);
-    io_uring_sqe_set_data64(sqe, make_tag(Op::kCancel, 0));
+    io_->cancel(listeners_[kPublic], make_tag(Op::kAccept, kPublic), make_tag(Op::kCancel, 0));
   }
   if (listeners_[kPublic] >= 0) {
     ::close(listeners_[kPublic]);
@@ -529,11 +502,7 @@ void Worker::begin_drain() {
 void Worker::flush_log() {
   if (log_.writing() || !log_.has_pending()) return;
   std::string_view bytes = log_.start_write();
-  io_uring_sqe* sqe = ring_.sqe();
-  // Offset -1: the file's current position, which is what a pipe or terminal needs.
-  io_uring_prep_write(sqe, STDOUT_FILENO, bytes.data(), static_cast<unsigned>(bytes.size()),
-                      static_cast<std::uint64_t>(-1));
-  io_uring_sqe_set_data64(sqe, make_tag(Op::kLogWrite, 0));
+  io_->write(log_fd_, bytes.data(), bytes.size(), make_tag(Op::kLogWrite, 0));
 }
 
 }  // namespace edgefn::runtime

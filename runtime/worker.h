@@ -1,4 +1,5 @@
-// Worker: one thread, one io_uring, one SO_REUSEPORT listener, and the connections it accepted.
+// Worker: one thread, one Io (io_uring, or epoll where io_uring is unavailable), one SO_REUSEPORT
+// listener, and the connections it accepted.
 // Workers share nothing on the request path: the App is immutable, and the only atomics they
 // touch are read when a connection is accepted or a drain starts.
 #pragma once
@@ -26,6 +27,7 @@
 #include "runtime/connection_list.h"
 #include "runtime/fetch_client.h"
 #include "runtime/http_writer.h"
+#include "runtime/io.h"
 #include "runtime/kv_memory.h"
 #include "runtime/log.h"
 #include "runtime/metrics.h"
@@ -34,7 +36,6 @@
 #include "runtime/refresh.h"
 #include "runtime/resolver.h"
 #include "runtime/timer_list.h"
-#include "runtime/uring.h"
 
 namespace edgefn::runtime {
 
@@ -84,6 +85,8 @@ class SharedState {
 
   std::vector<Worker*> workers;  // to wake them all when a drain starts or an App is published
   void wake_all();
+  // The workers' I/O backend: set by the Server before any worker serves, fixed afterwards.
+  IoBackend io_backend = IoBackend::kUring;
   std::atomic<bool> draining{false};
   std::atomic<std::uint32_t> connections{0};           // open public connections, all workers
   std::atomic<std::uint64_t> rejected_connections{0};  // closed at once: max_connections
@@ -108,8 +111,9 @@ class Worker final : private RedisClient::Listener {
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
 
-  // Creates the ring and arms the listeners. Must run on the thread that then calls run(): the
-  // ring accepts submissions from that thread only.
+  // Creates the Io of `backend`; then setup() arms the listeners. Both must run on the thread
+  // that then calls run(): an Io takes submissions from the thread that created it only.
+  bool open_io(IoBackend backend, IoSetupError& error);
   bool setup(std::string& error);
   // Serves until a drain has finished: no listener, no public connection left. The first
   // worker also returns when the drain outlives drain_timeout; the result says which.
@@ -119,11 +123,10 @@ class Worker final : private RedisClient::Listener {
   void wake();
 
   unsigned id() const { return id_; }
+  IoBackend io_backend() const { return io_->backend(); }
 
   // For connections.
-  Ring& ring() { return ring_; }
-  const BufferRing& buffers() const { return buffers_; }
-  BufferRing& buffers() { return buffers_; }
+  Io& io() { return *io_; }
   SharedState& shared() { return shared_; }
   // The App this worker starts new requests on, and the [server] settings (which never change).
   const App& app() const { return *app_; }
@@ -158,7 +161,7 @@ class Worker final : private RedisClient::Listener {
   // Scratch for a Redis key; reused.
   std::string& redis_key_scratch() { return redis_key_; }
   // ctx.fetch's connections to upstreams.
-  FetchClient& fetch() { return fetch_; }
+  FetchClient& fetch() { return *fetch_; }
   // True for a share `share` of the calls (the access log's sampling), from a per-worker
   // xorshift generator: no lock, no syscall.
   bool sampled(double share) {
@@ -177,7 +180,7 @@ class Worker final : private RedisClient::Listener {
   WorkerMetrics& metrics() { return metrics_; }
   const WorkerMetrics& metrics() const { return metrics_; }
   // Function timeouts, queue waits and sleeping functions: fired by the loop when due, which
-  // arms one ring timeout for the earliest (so they are precise, not rounded to the tick).
+  // arms one Io timeout for the earliest (so they are precise, not rounded to the tick).
   AlarmQueue& alarms() { return alarms_; }
 
   // Requests waiting for a slot of a function's concurrency limit (see
@@ -195,9 +198,9 @@ class Worker final : private RedisClient::Listener {
   void release_slot(router::ConcurrencyLimit& limit);
 
  private:
-  void dispatch(io_uring_cqe* cqe);
+  void dispatch(const Completion& completion);
   void arm_accept(unsigned listener);
-  void on_accept(unsigned listener, io_uring_cqe* cqe);
+  void on_accept(unsigned listener, const Completion& completion);
   void arm_tick();
   void on_tick();
   void arm_wake();
@@ -246,13 +249,14 @@ class Worker final : private RedisClient::Listener {
   WorkerMetrics metrics_;
   std::uint64_t sample_state_ = 0x9e3779b97f4a7c15u;
   std::string access_line_;
-  // Before slots_ and refreshes_: their pending calls are cancelled when they go.
-  FetchClient fetch_;
+  // Before slots_ and refreshes_: their pending calls are cancelled when they go. Made by
+  // setup(), with the Io.
+  std::optional<FetchClient> fetch_;
   std::string cache_lines_;
   std::string cache_blob_;
   std::vector<std::unique_ptr<Connection>> slots_;
   std::vector<std::unique_ptr<Refresh>> refreshes_;  // after alarms_: they cancel theirs
-  std::optional<RedisClient> redis_;                 // after alarms_, before ring_
+  std::optional<RedisClient> redis_;                 // after alarms_, before io_
   std::string redis_key_;
   std::vector<std::uint32_t> free_slots_;
   std::uint32_t public_connections_ = 0;
@@ -262,16 +266,16 @@ class Worker final : private RedisClient::Listener {
   std::vector<std::shared_ptr<OffloadJob>> offloaded_;  // scratch of take_offloaded; reused
   ConnectionList waiters_;                              // for a concurrency slot
   ConnectionList followers_;                            // of a coalesced cache miss
-  __kernel_timespec deadline_{};  // read by the kernel when the ring timeout is submitted
+  __kernel_timespec deadline_{};                        // read when the Io timeout is submitted
   std::chrono::steady_clock::time_point armed_deadline_ =
       std::chrono::steady_clock::time_point::max();
   std::uint32_t deadline_sequence_ = 0;
 
+  int log_fd_ = -1;  // where flush_log writes: Io::log_output()
+
   // Declared last, so destroyed first: the kernel lets go of every buffer above (log lines,
-  // connections' send buffers) before they are freed. The buffer ring unregisters before the
-  // ring itself goes.
-  Ring ring_;
-  BufferRing buffers_;
+  // connections' send buffers) before they are freed.
+  std::unique_ptr<Io> io_;
 };
 
 }  // namespace edgefn::runtime

@@ -127,7 +127,7 @@ TEST(Startup, ReadyLineDescribesTheServer) {
   ASSERT_TRUE(startup_us) << server.ready_line();
   EXPECT_GT(*startup_us, 0);
   EXPECT_LT(*startup_us, 5'000'000);
-  EXPECT_EQ(json_string(ready, "io"), "io_uring");
+  EXPECT_EQ(json_string(ready, "io"), expected_io_backend());
   EXPECT_EQ(json_string(ready, "version"), "0.1.0");
   EXPECT_TRUE(json_string(ready, "allocator")) << server.ready_line();
   // Every stdout line so far is one JSON object.

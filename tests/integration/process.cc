@@ -8,9 +8,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <charconv>
+#include <cstdlib>
 #include <cstring>
 
 #include "tests/integration/json_util.h"
@@ -23,6 +25,15 @@ std::string binary_path() {
 
 std::string manifest_path(std::string_view file_name) {
   return std::string(EDGEFN_MANIFESTS) + "/" + std::string(file_name);
+}
+
+std::string test_io_mode() {
+  const char* mode = std::getenv("EDGEFN_TEST_IO");
+  return mode == nullptr ? std::string() : std::string(mode);
+}
+
+std::string expected_io_backend() {
+  return test_io_mode() == "epoll" ? "epoll" : "io_uring";
 }
 
 namespace {
@@ -232,6 +243,12 @@ std::uint16_t port_of(std::string_view address) {
   std::vector<std::string> argv = {binary_path(), "serve",   manifest,     "--listen",
                                    "127.0.0.1:0", "--admin", "127.0.0.1:0"};
   argv.insert(argv.end(), extra_args.begin(), extra_args.end());
+  const bool chooses_io = std::any_of(extra_args.begin(), extra_args.end(), [](const auto& arg) {
+    return arg == "--io" || arg.starts_with("--io=");
+  });
+  if (const std::string mode = test_io_mode(); !mode.empty() && !chooses_io) {
+    argv.push_back("--io=" + mode);
+  }
   if (auto spawned = process_.spawn(argv); !spawned) return spawned;
 
   const auto is_ready = [](std::string_view line) {

@@ -32,6 +32,14 @@ inline constexpr Millis kExitTimeout{5000};
 std::string binary_path();
 std::string manifest_path(std::string_view file_name);
 
+// The I/O backend this run of the suite is for: EDGEFN_TEST_IO ("uring" or "epoll", set by CTest
+// per registration of the suite), which Server::start passes on as --io; empty when unset (the
+// server's default, auto).
+std::string test_io_mode();
+// What the ready line's and /functions' "io" should say in this run: "epoll" when the run is
+// for epoll, else "io_uring".
+std::string expected_io_backend();
+
 // One child process with stdout and stderr piped into memory by a reader thread (so a chatty
 // child never blocks on a full pipe). Not copyable or movable: the reader thread points at it.
 class Process {
@@ -87,8 +95,9 @@ struct CommandResult {
 // Runs `edgefn <args...>` to completion (killed after `timeout`).
 CommandResult run_edgefn(const std::vector<std::string>& args, Millis timeout = kExitTimeout);
 
-// `edgefn serve MANIFEST --listen 127.0.0.1:0 --admin 127.0.0.1:0 ARGS...`, started and waited
-// for until its ready line names the ports the kernel picked.
+// `edgefn serve MANIFEST --listen 127.0.0.1:0 --admin 127.0.0.1:0 ARGS...`, plus
+// --io=test_io_mode() unless ARGS choose --io themselves, started and waited for until its ready
+// line names the ports the kernel picked.
 class Server {
  public:
   ::testing::AssertionResult start(const std::string& manifest,
