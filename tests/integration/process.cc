@@ -229,8 +229,13 @@ std::uint16_t port_of(std::string_view address) {
 ::testing::AssertionResult Server::start(const std::string& manifest,
                                          const std::vector<std::string>& extra_args,
                                          Millis timeout) {
-  std::vector<std::string> argv = {binary_path(), "serve",   manifest,     "--listen",
-                                   "127.0.0.1:0", "--admin", "127.0.0.1:0"};
+  std::vector<std::string> argv = {binary_.empty() ? binary_path() : binary_,
+                                   "serve",
+                                   manifest,
+                                   "--listen",
+                                   "127.0.0.1:0",
+                                   "--admin",
+                                   "127.0.0.1:0"};
   argv.insert(argv.end(), extra_args.begin(), extra_args.end());
   if (auto spawned = process_.spawn(argv); !spawned) return spawned;
 
