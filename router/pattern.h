@@ -8,7 +8,12 @@
 #pragma once
 
 #include <array>
+#include <cstddef>
+#include <functional>
 #include <regex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
 
 namespace edgefn::router {
 
@@ -35,5 +40,14 @@ struct PatternTraits : std::regex_traits<char> {
 };
 
 using Pattern = std::basic_regex<char, PatternTraits>;
+
+// Compiled patterns by their text, looked up with a string_view.
+struct PatternTextHash {
+  using is_transparent = void;
+  std::size_t operator()(std::string_view text) const {
+    return std::hash<std::string_view>{}(text);
+  }
+};
+using PatternTable = std::unordered_map<std::string, Pattern, PatternTextHash, std::equal_to<>>;
 
 }  // namespace edgefn::router

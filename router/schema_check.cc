@@ -65,15 +65,15 @@ bool CheckVisitor::satisfies(const rapidjson::Value& value, const Subschema& sch
 }
 
 const Pattern& CheckVisitor::regex_for(std::string_view pattern) {
-  state_.pattern.assign(pattern);
-  return cached_regex();
-}
-
-const Pattern& CheckVisitor::cached_regex() {
-  auto found = state_.regexes.find(state_.pattern);
+  if (state_.compiled != nullptr) {
+    const auto shared = state_.compiled->find(pattern);
+    if (shared != state_.compiled->end()) return shared->second;
+  }
+  auto found = state_.regexes.find(pattern);
   if (found == state_.regexes.end()) {
     // valijson's flags (ECMAScript), so both passes read a pattern alike.
-    found = state_.regexes.emplace(state_.pattern, Pattern(state_.pattern)).first;
+    found =
+        state_.regexes.emplace(std::string(pattern), Pattern(pattern.begin(), pattern.end())).first;
   }
   return found->second;
 }
@@ -201,7 +201,7 @@ bool CheckVisitor::visit(const constraints::PatternConstraint& constraint) {
   if (!value_.IsString()) return true;
   constraint.getPattern(state_.pattern);
   const std::string_view text = text_of(value_);
-  return std::regex_search(text.begin(), text.end(), cached_regex());
+  return std::regex_search(text.begin(), text.end(), regex_for(state_.pattern));
 }
 
 bool CheckVisitor::visit(const constraints::MinLengthConstraint& constraint) {

@@ -9,6 +9,7 @@
 #include <exception>
 #include <initializer_list>
 #include <regex>
+#include <stdexcept>
 #include <unordered_map>
 
 #include "functions/api/json.h"
@@ -20,6 +21,7 @@ namespace edgefn::router {
 
 struct BodySchema::Impl {
   valijson::Schema schema;
+  PatternTable patterns;    // every `pattern` and `patternProperties` regex, by its text
   bool uses_regex = false;  // `pattern` or `patternProperties`: see kMaxRegexInput
 };
 
@@ -186,34 +188,55 @@ bool has_member_named(const Value& value, std::initializer_list<std::string_view
   return false;
 }
 
-// Removes the `format` keywords from a draft 7 schema, walking only schema positions: a
-// "format" member inside enum, const, default or examples is data and stays. Draft 7 lets a
-// validator treat format as an annotation; valijson 1.0 asserts date, time and date-time by
-// compiling a std::regex for every string it checks (about 0.5 ms each), which would let a body
-// of many short strings hold a worker for a second. `pattern` states the same constraints.
-void strip_format(rapidjson::Value& schema) {
+// Compiles `text` into `patterns` unless it is there; throws std::invalid_argument naming the
+// pattern when it is not a valid ECMAScript regex.
+void compile_into(PatternTable& patterns, std::string_view text) {
+  if (patterns.contains(text)) return;
+  Pattern pattern;
+  std::string error;
+  if (!compile_pattern(text, pattern, error)) {
+    throw std::invalid_argument("pattern \"" + std::string(text) + "\": " + error);
+  }
+  patterns.emplace(std::string(text), std::move(pattern));
+}
+
+// Readies a draft 7 schema document for valijson, walking only schema positions (a member inside
+// enum, const, default or examples is data and stays):
+// - it removes the `format` keywords. Draft 7 lets a validator treat format as an annotation;
+//   valijson 1.0 asserts date, time and date-time by compiling a std::regex for every string it
+//   checks (about 0.5 ms each), which would let a body of many short strings hold a worker for a
+//   second. `pattern` states the same constraints.
+// - it compiles every `pattern` and `patternProperties` regex into `patterns`, so a worker's
+//   first request compiles none (11 us each) and a bad one is the manifest's error, not a 400.
+void prepare_schema(rapidjson::Value& schema, PatternTable& patterns) {
   if (!schema.IsObject()) return;
   schema.RemoveMember("format");
   for (auto member = schema.MemberBegin(); member != schema.MemberEnd(); ++member) {
     const std::string_view keyword(member->name.GetString(), member->name.GetStringLength());
     rapidjson::Value& value = member->value;
-    if (keyword == "properties" || keyword == "patternProperties" || keyword == "definitions" ||
-        keyword == "dependencies") {
+    if (keyword == "pattern") {
+      if (value.IsString()) compile_into(patterns, {value.GetString(), value.GetStringLength()});
+    } else if (keyword == "properties" || keyword == "patternProperties" ||
+               keyword == "definitions" || keyword == "dependencies") {
       if (!value.IsObject()) continue;
-      for (auto entry = value.MemberBegin(); entry != value.MemberEnd(); ++entry)
-        strip_format(entry->value);
+      for (auto entry = value.MemberBegin(); entry != value.MemberEnd(); ++entry) {
+        if (keyword == "patternProperties") {
+          compile_into(patterns, {entry->name.GetString(), entry->name.GetStringLength()});
+        }
+        prepare_schema(entry->value, patterns);
+      }
     } else if (keyword == "items" || keyword == "allOf" || keyword == "anyOf" ||
                keyword == "oneOf") {
       if (value.IsArray()) {
         for (rapidjson::Value& item : value.GetArray())
-          strip_format(item);
+          prepare_schema(item, patterns);
       } else {
-        strip_format(value);
+        prepare_schema(value, patterns);
       }
     } else if (keyword == "additionalProperties" || keyword == "additionalItems" ||
                keyword == "not" || keyword == "if" || keyword == "then" || keyword == "else" ||
                keyword == "contains" || keyword == "propertyNames") {
-      strip_format(value);
+      prepare_schema(value, patterns);
     }
   }
 }
@@ -337,7 +360,7 @@ std::unique_ptr<const BodySchema> BodySchema::compile(std::string_view text, std
   }
   auto impl = std::make_unique<Impl>();
   try {
-    strip_format(document);
+    prepare_schema(document, impl->patterns);
     valijson::SchemaParser parser(valijson::SchemaParser::kDraft7);
     valijson::adapters::RapidJsonAdapter adapter(document);
     parser.populateSchema(adapter, impl->schema);
@@ -492,6 +515,7 @@ bool validate_body(const BodySchema& schema, std::string_view body, ValidationSc
     return false;
   }
   valijson::ValidationResults& results = state.results;
+  state.check.compiled = &compiled.patterns;
   try {
     if (CheckVisitor(root, state.check).check(compiled.schema)) return true;
     // valijson's visitor names the failure: it collects results, copying its context path at

@@ -2,14 +2,12 @@
 #include "runtime/app.h"
 
 #include <algorithm>
-#include <cerrno>
 #include <cstring>
-#include <fstream>
 #include <functional>
 #include <optional>
-#include <sstream>
 
 #include "functions/registry.h"
+#include "runtime/file_text.h"
 
 namespace edgefn::runtime {
 namespace {
@@ -41,20 +39,27 @@ std::string describe_route_error(const router::RouteError& error,
          route.pattern + "\" (line " + std::to_string(route.position.line) + ")";
 }
 
+// A JSON Schema larger than this is a mistake, not a schema.
+constexpr std::size_t kMaxSchemaBytes = 1 << 20;
+
 // A schema file's text, or nullopt with `error` set. Read at build time, off the data plane.
-std::optional<std::string> read_file(const std::string& path, std::string& error) {
-  std::ifstream file(path, std::ios::binary);
-  if (!file) {
-    error = "cannot open \"" + path + "\": " + std::strerror(errno);
-    return std::nullopt;
+std::optional<std::string> read_schema(const std::string& path, std::string& error) {
+  std::string text;
+  int error_number = 0;
+  switch (read_file_text(path, kMaxSchemaBytes, text, error_number)) {
+    case FileTextStatus::kRead:
+      return text;
+    case FileTextStatus::kCannotOpen:
+      error = "cannot open \"" + path + "\": " + std::strerror(error_number);
+      break;
+    case FileTextStatus::kCannotRead:
+      error = "cannot read \"" + path + "\": " + std::strerror(error_number);
+      break;
+    case FileTextStatus::kTooLarge:
+      error = "\"" + path + "\" is larger than 1MiB";
+      break;
   }
-  std::ostringstream text;
-  text << file.rdbuf();
-  if (file.bad()) {
-    error = "cannot read \"" + path + "\": " + std::strerror(errno);
-    return std::nullopt;
-  }
-  return std::move(text).str();
+  return std::nullopt;
 }
 
 // Compiles the declared query or header rules; a bad pattern is reported at its position.
@@ -112,7 +117,7 @@ std::unique_ptr<const App> build_app(Manifest manifest, std::vector<Diagnostic>&
                                    ? declared.body_schema
                                    : manifest.dir + "/" + declared.body_schema;
       std::string error;
-      if (std::optional<std::string> text = read_file(file, error)) {
+      if (std::optional<std::string> text = read_schema(file, error)) {
         function.rules.body = router::BodySchema::compile(*text, error);
         if (!function.rules.body) error = file + ": " + error;
       }

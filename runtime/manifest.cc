@@ -11,12 +11,7 @@
 #define TOML_ASSERT(expr) static_cast<void>(0)
 #include <toml++/toml.h>
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
@@ -26,6 +21,7 @@
 #include <map>
 
 #include "functions/api/ascii.h"
+#include "runtime/file_text.h"
 #include "runtime/manifest.h"
 
 namespace edgefn::runtime {
@@ -1767,32 +1763,18 @@ std::optional<Manifest> load_manifest(const std::string& path, std::vector<Diagn
     errors.push_back(Diagnostic{path, {}, "", std::move(message)});
     return std::nullopt;
   };
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return fail("cannot open the manifest: " + std::string(std::strerror(errno)));
-  // Sized from fstat (a manifest is a few KiB; zero-filling the 1 MiB limit up front showed up
-  // in cold start), plus one byte to tell "exactly the limit" from "larger" and to see growth.
-  struct stat info {};
-  const std::size_t expected =
-      ::fstat(fd, &info) == 0 && info.st_size > 0 ? static_cast<std::size_t>(info.st_size) : 4096;
-  std::string text(std::min(expected, kMaxManifestBytes) + 1, '\0');
-  std::size_t filled = 0;
-  while (filled < text.size()) {
-    const ssize_t n = ::read(fd, text.data() + filled, text.size() - filled);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      const int read_errno = errno;
-      ::close(fd);
-      return fail("cannot read the manifest: " + std::string(std::strerror(read_errno)));
-    }
-    if (n == 0) break;
-    filled += static_cast<std::size_t>(n);
-    if (filled == text.size() && text.size() <= kMaxManifestBytes) {
-      text.resize(std::min(text.size() * 2, kMaxManifestBytes + 1));  // grew since fstat
-    }
+  std::string text;
+  int error_number = 0;
+  switch (read_file_text(path, kMaxManifestBytes, text, error_number)) {
+    case FileTextStatus::kRead:
+      break;
+    case FileTextStatus::kCannotOpen:
+      return fail("cannot open the manifest: " + std::string(std::strerror(error_number)));
+    case FileTextStatus::kCannotRead:
+      return fail("cannot read the manifest: " + std::string(std::strerror(error_number)));
+    case FileTextStatus::kTooLarge:
+      return fail("the manifest is larger than 1MiB");
   }
-  ::close(fd);
-  if (filled > kMaxManifestBytes) return fail("the manifest is larger than 1MiB");
-  text.resize(filled);
   return parse_manifest(text, path, errors);
 }
 

@@ -18,7 +18,7 @@ using std::chrono::milliseconds;
 
 constexpr std::size_t kRecvBytes = 16 * 1024;
 constexpr milliseconds kFirstBackoff{50};
-constexpr milliseconds kMaxBackoff{5000};
+constexpr milliseconds kMaxBackoff{1000};
 constexpr std::string_view kKeyPrefix = "edgefn:";
 // A reply's bytes beyond the value it carries: the bulk length line, CRLFs.
 constexpr std::size_t kReplyFraming = 1024;

@@ -33,8 +33,11 @@ namespace edgefn::router::detail {
 // seen and keeps its capacity, so a check allocates nothing of its own beyond std::regex's
 // matching state (and compiling a pattern the thread has not met yet).
 struct CheckState {
-  // Compiled `pattern` and `patternProperties` regexes by their text.
-  std::unordered_map<std::string, Pattern> regexes;
+  // The schema's `pattern` and `patternProperties` regexes, compiled with it (BodySchema):
+  // shared and read-only. Null for a schema compiled elsewhere (tests).
+  const PatternTable* compiled = nullptr;
+  // Regexes met outside `compiled`, compiled on this thread's first use of each.
+  PatternTable regexes;
   // valijson's own std::regex cache, for the keywords left to its visitor and for the pass that
   // names a failure (its type is valijson's).
   std::unordered_map<std::string, std::regex> valijson_regexes;
@@ -69,9 +72,8 @@ class CheckVisitor final : public Visitor {
  private:
   // Whether `value` satisfies `schema`, checked by a visitor of its own.
   bool satisfies(const rapidjson::Value& value, const valijson::Subschema& schema) const;
-  // The compiled regex of `pattern`, or of the text in state_.pattern.
+  // The compiled regex of `pattern`.
   const Pattern& regex_for(std::string_view pattern);
-  const Pattern& cached_regex();
 
   const rapidjson::Value& value_;
   CheckState& state_;

@@ -429,6 +429,15 @@ bool OriginServer::respond(int fd, const OriginRequest& request, bool keep_alive
   switch (failure_.load()) {
     case Failure::kClose:
       return false;
+    case Failure::kReset: {
+      // SO_LINGER with a zero timeout: the close that follows sends RST, not FIN.
+      const linger abortive{1, 0};
+      ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &abortive, sizeof abortive);
+      return false;
+    }
+    case Failure::kGarbage:
+      send_all(fd, "HTTP/1.1 2OO OK\r\nContent-Length: banana\r\n\x01\x02\r\n\r\n{}");
+      return false;
     case Failure::k503:
       return answer(503, "text/plain", "failing");
     case Failure::kNone:

@@ -29,8 +29,10 @@
 // Every response carries Date and Server: origin, and Content-Length unless chunked. A request
 // with `Connection: close` (or HTTP/1.0 without keep-alive) gets its answer, then the close.
 // set_failing() switches every request, whatever its path, to a closed connection without a
-// response (Failure::kClose) or to 503 "failing" (Failure::k503); requests are recorded either
-// way. Request bodies are read by Content-Length or chunked framing.
+// response (Failure::kClose), a connection reset without a response (Failure::kReset), bytes
+// that are not HTTP followed by a close (Failure::kGarbage), or to 503 "failing"
+// (Failure::k503); requests are recorded either way. Request bodies are read by Content-Length or
+// chunked framing.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -72,7 +74,7 @@ std::string big_body(std::size_t size);
 
 class OriginServer {
  public:
-  enum class Failure { kNone, kClose, k503 };
+  enum class Failure { kNone, kClose, kReset, kGarbage, k503 };
 
   OriginServer() = default;
   ~OriginServer();  // stop()

@@ -240,8 +240,13 @@ std::uint16_t port_of(std::string_view address) {
 ::testing::AssertionResult Server::start(const std::string& manifest,
                                          const std::vector<std::string>& extra_args,
                                          Millis timeout) {
-  std::vector<std::string> argv = {binary_path(), "serve",   manifest,     "--listen",
-                                   "127.0.0.1:0", "--admin", "127.0.0.1:0"};
+  std::vector<std::string> argv = {binary_.empty() ? binary_path() : binary_,
+                                   "serve",
+                                   manifest,
+                                   "--listen",
+                                   "127.0.0.1:0",
+                                   "--admin",
+                                   "127.0.0.1:0"};
   argv.insert(argv.end(), extra_args.begin(), extra_args.end());
   const bool chooses_io = std::any_of(extra_args.begin(), extra_args.end(), [](const auto& arg) {
     return arg == "--io" || arg.starts_with("--io=");

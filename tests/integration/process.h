@@ -100,6 +100,9 @@ CommandResult run_edgefn(const std::vector<std::string>& args, Millis timeout = 
 // line names the ports the kernel picked.
 class Server {
  public:
+  // The binary start() runs; binary_path() unless set.
+  void use_binary(std::string path) { binary_ = std::move(path); }
+
   ::testing::AssertionResult start(const std::string& manifest,
                                    const std::vector<std::string>& extra_args = {},
                                    Millis timeout = kStartTimeout);
@@ -113,6 +116,7 @@ class Server {
     return process_.wait_exit(timeout);
   }
   bool running() const { return process_.running(); }
+  pid_t pid() const { return process_.pid(); }
 
   // SIGTERM, then waits up to `timeout`; SIGKILL if it has not exited. Returns the exit status
   // as wait_exit reports it, or -1 when the server had to be killed. A stopped server returns
@@ -131,6 +135,7 @@ class Server {
   std::string output_for_failure() const;
 
  private:
+  std::string binary_;
   Process process_;
   std::optional<int> final_status_;
   std::string ready_line_;

@@ -137,7 +137,7 @@ TEST_F(RedisTest, ADeadRedisIsAMissAndARestartedOneIsUsedAgain) {
     EXPECT_TRUE(answered(get(server_.port(), "/page/c", "x"), "1"));
   }
 
-  // Back on the same port, empty: the workers reconnect within their backoff (at most 5 s), and
+  // Back on the same port, empty: the workers reconnect within their backoff (at most 1 s), and
   // what they store from then on is in Redis again.
   RedisServer restarted;
   ASSERT_TRUE(restarted.start(redis_port_));

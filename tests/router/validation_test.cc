@@ -220,6 +220,21 @@ TEST(ValidateBody, AValidBodyAllocatesNothingButItsPatternMatches) {
   EXPECT_LE(scope.count(), 4u);  // one `pattern` checked: std::regex's matching state
 }
 
+TEST(ValidateBody, PatternsAreCompiledWithTheSchemaNotOnAThreadsFirstRequest) {
+  const std::string order = R"({"id":"ABC-1","items":[{"sku":"x","qty":1}]})";
+  std::string without_patterns(kOrder);
+  without_patterns.erase(without_patterns.find(R"(, "pattern": "^[A-Z]{3}-[0-9]+$")"),
+                         std::string_view(R"(, "pattern": "^[A-Z]{3}-[0-9]+$")").size());
+  const auto patterned = schema_of(kOrder);
+  ValidationScratch scratch;
+  Rejection rejection;
+  // A first body readies the scratch's own buffers; the schema's pattern is not one it has met.
+  ASSERT_TRUE(validate_body(*schema_of(without_patterns), order, scratch, rejection));
+  testing::AllocationScope scope;
+  ASSERT_TRUE(validate_body(*patterned, order, scratch, rejection));
+  EXPECT_LE(scope.count(), 4u);  // std::regex's matching state, no compilation
+}
+
 TEST(ValidateBody, AFailureIsNamedAfterTheCheckThatFindsIt) {
   const auto schema = schema_of(kOrder);
   std::string invalid = R"({"id":"ABC-1","items":[)";
@@ -309,6 +324,21 @@ TEST(BodySchema, AnInvalidSchemaIsReported) {
   const std::string error = compile_error(R"({"type":"nonsense"})");
   EXPECT_TRUE(error.starts_with("not a valid JSON Schema (draft 7): ")) << error;
   EXPECT_TRUE(compile_error(R"({"minLength":"x"})").starts_with("not a valid JSON Schema"));
+}
+
+TEST(BodySchema, AnInvalidPatternIsTheSchemasErrorNamingIt) {
+  EXPECT_EQ(compile_error(R"({"properties":{"a":{"pattern":"([0-9]"}}})")
+                .rfind(R"(not a valid JSON Schema (draft 7): pattern "([0-9]": invalid regular )"
+                       R"(expression: )",
+                       0),
+            0u);
+  EXPECT_TRUE(compile_error(R"({"patternProperties":{"[":{}}})")
+                  .starts_with(R"(not a valid JSON Schema (draft 7): pattern "[": )"));
+  // Data is not a schema: a "pattern" inside const or enum is never compiled.
+  std::string error;
+  EXPECT_NE(BodySchema::compile(R"({"const":{"pattern":"(["},"enum":[{"pattern":"(["}]})", error),
+            nullptr)
+      << error;
 }
 
 // --- Query and header rules ---------------------------------------------------------------------

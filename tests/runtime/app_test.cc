@@ -456,5 +456,33 @@ headers = { required = ["x-key"], "x-key" = "[z-a]" }
       << lines[4];
 }
 
+TEST_F(BuildAppSchemas, ASchemaPatternAndAnOversizedSchemaAreReportedAtBodySchema) {
+  write("schemas/bad-pattern.json", R"({"properties":{"id":{"pattern":"([0-9]"}}})");
+  write("schemas/huge.json", "{\"title\":\"" + std::string(1 << 20, 'x') + "\"}");
+  std::vector<Diagnostic> errors;
+  EXPECT_EQ(build_app(parse(R"([functions.a]
+module = "echo"
+routes = ["POST /a"]
+body_schema = "schemas/bad-pattern.json"
+
+[functions.b]
+module = "echo"
+routes = ["POST /b"]
+body_schema = "schemas/huge.json"
+)",
+                            manifest_path()),
+                      errors),
+            nullptr);
+  ASSERT_EQ(errors.size(), 2u);
+  const std::string file = manifest_path();
+  EXPECT_TRUE(errors[0].to_string().starts_with(
+      file + ":4:15: functions.a.body_schema: " + dir_ +
+      "/schemas/bad-pattern.json: not a valid JSON Schema (draft 7): pattern \"([0-9]\": "
+      "invalid regular expression: "))
+      << errors[0].to_string();
+  EXPECT_EQ(errors[1].to_string(), file + ":9:15: functions.b.body_schema: \"" + dir_ +
+                                       "/schemas/huge.json\" is larger than 1MiB");
+}
+
 }  // namespace
 }  // namespace edgefn::runtime
