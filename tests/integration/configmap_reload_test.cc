@@ -118,21 +118,9 @@ class ConfigMapReloadTest : public ::testing::Test {
   }
 
   ::testing::AssertionResult wait_for_log(std::string_view needle, int count) {
-    int seen = 0;
-    const auto line = server_.wait_for_line([&](std::string_view text) {
-      if (text.find(needle) != std::string_view::npos) ++seen;
-      return seen >= count;
-    });
-    if (line) return ::testing::AssertionSuccess();
-    return ::testing::AssertionFailure() << "no " << count << "th line with " << needle << "\n"
-                                         << server_.output_for_failure();
+    return integration::wait_for_log(server_, needle, count);
   }
-
-  std::string body_of(std::string_view target) {
-    HttpResponse response;
-    EXPECT_TRUE(exchange(server_.port(), get_request(target), response));
-    return std::to_string(response.status) + " " + response.body;
-  }
+  std::string body_of(std::string_view target) { return status_and_body(server_.port(), target); }
 
   int post_order(std::string_view body) {
     HttpResponse response;

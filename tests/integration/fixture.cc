@@ -83,4 +83,21 @@ bool has_token(const std::optional<std::string>& value, std::string_view token) 
   return false;
 }
 
+::testing::AssertionResult wait_for_log(Server& server, std::string_view needle, int count) {
+  int seen = 0;
+  const auto line = server.wait_for_line([&](std::string_view text) {
+    if (text.find(needle) != std::string_view::npos) ++seen;
+    return seen >= count;
+  });
+  if (line) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << "no " << count << "th line with " << needle << "\n"
+                                       << server.output_for_failure();
+}
+
+std::string status_and_body(std::uint16_t port, std::string_view target) {
+  HttpResponse response;
+  EXPECT_TRUE(exchange(port, get_request(target), response));
+  return std::to_string(response.status) + " " + response.body;
+}
+
 }  // namespace edgefn::integration

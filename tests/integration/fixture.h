@@ -41,6 +41,12 @@ class ServerTest : public ::testing::Test {
 // {"error":"<non-empty message>","status":<status>}.
 ::testing::AssertionResult is_json_error(const HttpResponse& response, int status);
 
+// Waits until `server` has logged `count` lines containing `needle` (scanning from the start).
+::testing::AssertionResult wait_for_log(Server& server, std::string_view needle, int count);
+
+// "<status> <body>" of GET `target` on a fresh connection to `port`.
+std::string status_and_body(std::uint16_t port, std::string_view target);
+
 // True if `value` lists `token` (comma-separated, case-insensitive), as in Connection.
 bool has_token(const std::optional<std::string>& value, std::string_view token);
 

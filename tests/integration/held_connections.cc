@@ -13,6 +13,7 @@
 #include <cstring>
 
 #include "tests/integration/http_client.h"
+#include "tests/integration/load_util.h"
 
 namespace edgefn::integration {
 
@@ -126,10 +127,7 @@ struct Pending {
       Pending& connection = pending[i];
       if (waiting[i].revents == 0) continue;
       if (!connection.connected) {
-        int error = 0;
-        socklen_t length = sizeof error;
-        ::getsockopt(connection.fd, SOL_SOCKET, SO_ERROR, &error, &length);
-        if (error != 0) {
+        if (const int error = connect_error(connection.fd); error != 0) {
           fail(connection, std::string("connect: ") + std::strerror(error));
           continue;
         }

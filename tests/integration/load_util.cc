@@ -2,6 +2,7 @@
 #include "tests/integration/load_util.h"
 
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -163,6 +164,13 @@ std::optional<double> metric_sum(std::uint16_t admin_port, std::string_view name
     failure << "(no sample)";
   }
   return failure;
+}
+
+int connect_error(int fd) {
+  int error = 0;
+  socklen_t length = sizeof error;
+  if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length) != 0) return errno;
+  return error;
 }
 
 }  // namespace edgefn::integration

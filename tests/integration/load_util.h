@@ -24,6 +24,9 @@ std::string raise_open_file_limit(std::uint64_t needed);
 // accessor for it.
 std::optional<pid_t> child_running(const std::string& binary);
 
+// The outcome of a nonblocking connect that poll reported ready: 0, or its errno (SO_ERROR).
+int connect_error(int fd);
+
 // VmRSS of `pid` in bytes, from /proc/<pid>/status; nullopt when it cannot be read.
 std::optional<std::size_t> resident_bytes(pid_t pid);
 

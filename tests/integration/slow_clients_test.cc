@@ -192,10 +192,7 @@ TEST(SlowClients, SlowlorisConnectionsAreClosedAtTheHeaderTimeoutWhileOthersAreS
       SlowConnection& connection = slow[index[w]];
       if (!connection.connected) {
         --connecting;
-        int error = 0;
-        socklen_t length = sizeof error;
-        ::getsockopt(connection.fd, SOL_SOCKET, SO_ERROR, &error, &length);
-        if (error != 0) {
+        if (const int error = connect_error(connection.fd); error != 0) {
           fail(connection, std::string("connect: ") + std::strerror(error));
           continue;
         }
