@@ -303,8 +303,9 @@ void reject(ShardType& shard, const CacheKey& key) {
 L2Ref make_value(const CacheKey& key, std::string_view blob, const Lifetime& lifetime,
                  std::uint64_t tag, std::uint64_t mark) {
   try {
-    return std::make_shared<L2Value>(std::string(key.bytes()), std::string(blob), lifetime,
-                                     key.hash(), tag, mark);
+    // Braced: clang before 16 has no parenthesized aggregate initialization (the fuzz build).
+    return std::make_shared<L2Value>(
+        L2Value{std::string(key.bytes()), std::string(blob), lifetime, key.hash(), tag, mark});
   } catch (const std::bad_alloc&) {
     return nullptr;
   }
