@@ -2,6 +2,8 @@
 #include "runtime/connection.h"
 
 #include <arpa/inet.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 
 #include <cerrno>
 #include <charconv>
@@ -32,6 +34,12 @@ using Clock = std::chrono::steady_clock;
 // reading cannot make the server buffer without bound.
 constexpr std::size_t kMaxPendingOutput = 256 * 1024;
 constexpr std::size_t kMaxBacklogInput = 64 * 1024;
+// The most one send asks of the kernel. A send completes only when the kernel has taken all it
+// was given (io_uring retries a partial send of a stream socket internally), and only a
+// completion re-arms the idle timeout: a large response sent whole to a slow but steady reader
+// would look idle until it timed out. 256 KiB completes every few milliseconds at any sensible
+// reading speed, at the cost of a send per 256 KiB.
+constexpr std::size_t kMaxSendBytes = 256 * 1024;
 // Buffers that grew past this for one large request are given back once it is done, so idle
 // connections stay small.
 constexpr std::size_t kRetainedBufferBytes = 64 * 1024;
@@ -1205,12 +1213,30 @@ void Connection::update_timer() {
 }
 
 void Connection::on_timer(TimerList& list) {
+  if (&list == &worker_.idle_timers() && send_in_flight_ && peer_reading()) {
+    list.arm(timer_, Clock::now());
+    return;
+  }
   TimerList::disarm(timer_);
   if (&list != &worker_.linger_timers() && phase_ == Phase::kReading && parser_->in_message()) {
     respond_error(408, "request not received in time", false);
     return;
   }
   close();
+}
+
+bool Connection::peer_reading() {
+  // A send completes only when the socket has room for all it was given, and the kernel makes
+  // room in large steps (a third of a send buffer of several MiB), so a slow reader that keeps
+  // reading can go longer than the idle timeout between two completions. The socket's queue
+  // tells: a queue that shrank since the last look is a reader taking bytes. The first look
+  // has nothing to compare with and grants one more timeout, so a stalled reader is closed
+  // after two.
+  int queued = 0;
+  if (::ioctl(fd_, SIOCOUTQ, &queued) != 0) return false;
+  const bool reading = queued_at_timeout_ < 0 || queued < queued_at_timeout_;
+  queued_at_timeout_ = queued;
+  return reading;
 }
 
 void Connection::begin_drain() {
@@ -1233,7 +1259,13 @@ void Connection::flush() {
   }
   out_sending_.swap(out_pending_);
   sent_ = 0;
-  worker_.io().send(fd_, out_sending_.data(), out_sending_.size(), make_tag(Op::kSend, slot_));
+  send_next();
+}
+
+void Connection::send_next() {
+  worker_.io().send(fd_, out_sending_.data() + sent_,
+                    std::min(out_sending_.size() - sent_, kMaxSendBytes),
+                    make_tag(Op::kSend, slot_));
   send_in_flight_ = true;
 }
 
@@ -1248,14 +1280,13 @@ void Connection::on_send(int result) {
     return;
   }
   sent_ += static_cast<std::size_t>(result);
+  queued_at_timeout_ = -1;
   // A reader that keeps taking bytes is not idle (nginx's send_timeout works the same way).
   if (result > 0 && timer_.list == &worker_.idle_timers()) {
     worker_.idle_timers().arm(timer_, Clock::now());
   }
   if (sent_ < out_sending_.size()) {
-    worker_.io().send(fd_, out_sending_.data() + sent_, out_sending_.size() - sent_,
-                      make_tag(Op::kSend, slot_));
-    send_in_flight_ = true;
+    send_next();
     return;
   }
   out_sending_.clear();

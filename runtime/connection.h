@@ -207,6 +207,11 @@ class Connection {
   void finish_request(bool keep_alive);
   void update_timer();
   void flush();
+  // Whether the peer has taken bytes since the idle timeout last looked, while a send waits
+  // for room in the socket (see on_timer).
+  bool peer_reading();
+  // Sends the next part of out_sending_, from sent_ (at most kMaxSendBytes).
+  void send_next();
   void start_linger();
   void close();
   void maybe_release();
@@ -234,6 +239,9 @@ class Connection {
   std::string out_sending_;  // owned by the kernel until its send completes
   std::size_t sent_ = 0;
   std::string out_pending_;  // responses queued behind the in-flight send
+  // Unsent bytes in the socket (SIOCOUTQ) when the idle timeout last found a send in flight;
+  // -1: not looked at since the last send completed.
+  int queued_at_timeout_ = -1;
 
   std::optional<http::RequestParser> parser_;  // fresh for every socket
   std::uint64_t requests_ = 0;                 // completed on this socket

@@ -575,6 +575,33 @@ TEST_F(RobustnessTest, SlowSteadyReaderGetsAWholeLargeResponse) {
   EXPECT_TRUE(same_bytes(response.body, big()));
 }
 
+TEST_F(RobustnessTest, SlowReaderWithASmallBufferGetsAWholeLargeResponse) {
+  // 64 KiB every 20 ms, about 3 MB/s, half-closed: the server's socket holds several MiB, and
+  // the kernel makes room for the next send only after a third of that has drained, which takes
+  // longer than idle_timeout. The reader is taking bytes all along, so it is not idle: the queue
+  // shrinking between two timeouts must count as progress. (Before, the connection was closed
+  // after about 4 MB.)
+  RawSocket socket;
+  ASSERT_TRUE(socket.connect(port(), 64 * 1024));
+  ASSERT_TRUE(socket.send(get_request("/big")));
+  socket.shutdown_write();
+  const auto start = SteadyClock::now();
+  std::string bytes;
+  std::optional<std::size_t> size;
+  while (!size || bytes.size() < *size) {
+    const RawSocket::Read read = socket.read_some(bytes, 64 * 1024, Millis{2000});
+    ASSERT_TRUE(read == RawSocket::Read::kData)
+        << describe(read) << " after " << bytes.size() << " bytes";
+    ASSERT_LT(SteadyClock::now() - start, Millis{20000}) << bytes.size() << " bytes in 20 s";
+    size = response_size(bytes);
+    std::this_thread::sleep_for(Millis{20});
+  }
+  RawResponse response;
+  ASSERT_TRUE(take_response(bytes, response));
+  EXPECT_EQ(response.status, 200) << response.head;
+  EXPECT_TRUE(same_bytes(response.body, big()));
+}
+
 // --- Request bodies that arrive slowly -----------------------------------------------------
 
 TEST_F(RobustnessTest, SlowBodyWithShortGapsIsAccepted) {
